@@ -1,0 +1,96 @@
+"""The `vmcore` command as users run it: real subprocesses on a real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def vmcore(*args: str, cwd: Path, env: dict[str, str] | None = None
+           ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vmcore", *args], cwd=cwd, text=True,
+                          capture_output=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)} | (env or {}))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def test_demo_runs_on_the_default_store_and_checks_replays(workdir: Path) -> None:
+    result = vmcore("demo", cwd=workdir)
+    assert 0 == result.returncode, result.stderr
+    assert "cannot delete while running" in result.stdout
+    assert "replay check: 3/3 VMs" in result.stdout
+    assert (workdir / ".vmcore").is_dir()
+    again = vmcore("demo", cwd=workdir)
+    assert 0 == again.returncode, again.stderr
+    listed = json.loads(vmcore("vm", "list", "--json", cwd=workdir).stdout)
+    assert 4 == len(listed)  # two runs, two surviving VMs each
+
+
+def test_vm_commands_by_name_with_tables_and_json(workdir: Path) -> None:
+    created = vmcore("vm", "create", "--name", "web-1", "--vcpus", "2", "--memory", "512M",
+                     "--arch", "riscv64", "--json", cwd=workdir)
+    assert 0 == created.returncode, created.stderr
+    vm = json.loads(created.stdout)
+    assert ("web-1", "created", 2, "512M") == (vm["name"], vm["state"], vm["vcpus"], vm["memory"])
+    for command in ("start", "pause", "resume", "shutdown"):
+        assert 0 == vmcore("vm", command, "web-1", cwd=workdir).returncode
+    shown = vmcore("vm", "show", vm["id"], "--at-version", "3", "--json", cwd=workdir)
+    assert "paused" == json.loads(shown.stdout)["state"]
+    history = json.loads(vmcore("--json", "vm", "history", "web-1", cwd=workdir).stdout)
+    assert ["vm.created", "vm.started", "vm.paused", "vm.resumed", "vm.shutdown_requested"] == [
+        event["topic"] for event in history]
+    table = vmcore("vm", "list", cwd=workdir).stdout.splitlines()
+    assert ["NAME", "ID", "STATE"] == table[0].split()[:3]
+    assert "shutting_down" == table[1].split()[2]
+    events = json.loads(vmcore("events", "--topic", "vm.p*", "--json", cwd=workdir).stdout)
+    assert ["vm.paused"] == [event["topic"] for event in events]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["vm", "start", "nope"], "no VM named or with id 'nope'"),
+        (["vm", "create", "--name", "x", "--memory", "12Q"], "memory size '12Q' is not a size"),
+        (["vm", "create", "--name", "x", "--arch", "sparc"], "unknown architecture 'sparc'"),
+        (["vm", "create", "--name", "Bad_Name"], "VM name 'Bad_Name' is not valid"),
+        (["--store", "bogus", "vm", "list"], "unknown store 'bogus'"),
+        (["--store", "postgres://nobody:x@127.0.0.1:1/none", "vm", "list"], "cannot open store"),
+        (["events", "--trn", "alice"], "--trn must look like trn:<kind>:<name>"),
+    ],
+)
+def test_user_mistakes_print_one_line_and_exit_non_zero(workdir: Path, args: list[str],
+                                                        message: str) -> None:
+    result = vmcore(*args, cwd=workdir, env={"POSTGRES_CONNECT_TIMEOUT": "1"})
+    assert 1 == result.returncode
+    assert "Traceback" not in result.stderr
+    assert 1 == len(result.stderr.strip().splitlines()), result.stderr
+    assert message in result.stderr
+
+
+def test_an_illegal_transition_is_refused_and_recorded_nowhere(workdir: Path) -> None:
+    vmcore("vm", "create", "--name", "db-1", cwd=workdir)
+    vmcore("vm", "start", "db-1", cwd=workdir)
+    refused = vmcore("vm", "delete", "db-1", cwd=workdir)
+    assert (1, "cannot delete while running") == (
+        refused.returncode, refused.stderr.split(") ")[-1].strip())
+    history = json.loads(vmcore("vm", "history", "db-1", "--json", cwd=workdir).stdout)
+    assert 2 == len(history)
+
+
+def test_store_option_and_environment_select_the_store(workdir: Path) -> None:
+    store = f"sqlite:{workdir / 'other.sqlite'}"
+    assert 0 == vmcore("--store", store, "vm", "create", "--name", "a", cwd=workdir).returncode
+    by_env = vmcore("vm", "list", "--json", cwd=workdir, env={"VMCORE_STORE": store})
+    assert ["a"] == [vm["name"] for vm in json.loads(by_env.stdout)]
+    assert [] == json.loads(vmcore("vm", "list", "--json", cwd=workdir).stdout)

@@ -1,0 +1,3 @@
+from vmcore.cli import main
+
+raise SystemExit(main())

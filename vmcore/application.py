@@ -1,0 +1,246 @@
+"""The ControlPlane: vmcore's use cases as an eventsourcing Application.
+
+Each use case loads a VM (or creates one), runs one domain command and saves the new
+events atomically; after the commit every stored event is published to the bus. A store
+conflict surfaces as :class:`~vmcore.errors.ConcurrencyConflict`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.utils import get_topic
+
+from vmcore.domain import (
+    CommandContext,
+    PauseReason,
+    VirtualMachine,
+    VmConfig,
+    VmEvent,
+    VmName,
+    name_claim_id,
+)
+from vmcore.errors import ConcurrencyConflict, NameTaken, VmNotFound
+from vmcore.queries import EventQuery
+
+T = TypeVar("T")
+EventPublisher = Callable[[object], None]
+DEFAULT_SNAPSHOT_INTERVAL = 50
+
+
+class ControlPlane(Application[UUID]):
+    """Create, drive, inspect and replay virtual machines."""
+
+    name = "vmcore"
+
+    def __init__(self, env: Mapping[str, str] | None = None, *,
+                 snapshot_interval: int = DEFAULT_SNAPSHOT_INTERVAL,
+                 publish: EventPublisher | None = None) -> None:
+        """``snapshot_interval`` 0 turns aggregate snapshots off; ``publish`` receives each
+        event after it is committed (the bus)."""
+        self.snapshot_interval = snapshot_interval
+        self.snapshotting_intervals = (  # type: ignore[misc]
+            {VirtualMachine: snapshot_interval} if snapshot_interval > 0 else {}
+        )
+        merged = dict(env or {})
+        if snapshot_interval > 0:
+            merged.setdefault("IS_SNAPSHOTTING_ENABLED", "y")
+        self._publish = publish
+        super().__init__(merged)
+
+    # -- creating and commanding --------------------------------------------------------
+
+    def create_vm(self, name: str, config: VmConfig, *, created_by: str = "system",
+                  tags: list[str] | tuple[str, ...] = (),
+                  context: CommandContext | None = None) -> UUID:
+        """Create a VM; its name claim is saved atomically with it, so names stay unique
+        even between processes racing on the same store."""
+        vm = VirtualMachine.create(name, config, created_by=created_by, tags=tags,
+                                   context=context)
+        claim = self._claim_name(name, vm.id)
+        try:
+            self.save(vm, claim)
+        except ConcurrencyConflict:
+            raise NameTaken(name) from None
+        return vm.id
+
+    def _claim_name(self, name: str, vm_id: UUID) -> VmName:
+        try:
+            claim: VmName = self.repository.get(name_claim_id(name))
+        except AggregateNotFoundError:
+            return VmName.claim(name, vm_id)
+        if claim.vm_id is not None:
+            raise NameTaken(name)
+        claim.reclaim(vm_id)
+        return claim
+
+    def start_vm(self, ref: str | UUID, *, startup_time_ms: int | None = None,
+                 context: CommandContext | None = None) -> VirtualMachine:
+        return self.execute(ref, lambda vm: vm.start(startup_time_ms=startup_time_ms,
+                                                     context=context))
+
+    def pause_vm(self, ref: str | UUID, reason: PauseReason = PauseReason.USER, *,
+                 context: CommandContext | None = None) -> VirtualMachine:
+        return self.execute(ref, lambda vm: vm.pause(reason, context=context))
+
+    def resume_vm(self, ref: str | UUID, *,
+                  context: CommandContext | None = None) -> VirtualMachine:
+        return self.execute(ref, lambda vm: vm.resume(context=context))
+
+    def shutdown_vm(self, ref: str | UUID, *,
+                    context: CommandContext | None = None) -> VirtualMachine:
+        return self.execute(ref, lambda vm: vm.shutdown(context=context))
+
+    def stop_vm(self, ref: str | UUID, *, force: bool = False,
+                context: CommandContext | None = None) -> VirtualMachine:
+        return self.execute(ref, lambda vm: vm.stop(force=force, context=context))
+
+    def record_guest_exit(self, ref: str | UUID, exit_code: int, *,
+                          context: CommandContext | None = None) -> VirtualMachine:
+        return self.execute(ref, lambda vm: vm.guest_exited(exit_code, context=context))
+
+    def crash_vm(self, ref: str | UUID, reason: str, *,
+                 context: CommandContext | None = None) -> VirtualMachine:
+        return self.execute(ref, lambda vm: vm.crash(reason, context=context))
+
+    def snapshot_vm(self, ref: str | UUID, snapshot_id: str, *, kind: str = "full",
+                    base_snapshot_id: str | None = None,
+                    context: CommandContext | None = None) -> VirtualMachine:
+        return self.execute(ref, lambda vm: vm.snapshot(
+            snapshot_id, kind=kind, base_snapshot_id=base_snapshot_id, context=context))
+
+    def restore_vm(self, ref: str | UUID, snapshot_id: str, *, resume: bool = False,
+                   context: CommandContext | None = None) -> VirtualMachine:
+        return self.execute(ref, lambda vm: vm.restore(snapshot_id, resume=resume,
+                                                       context=context))
+
+    def migrate_vm(self, ref: str | UUID, destination: str, *,
+                   context: CommandContext | None = None) -> VirtualMachine:
+        return self.execute(ref, lambda vm: vm.migrate(destination, context=context))
+
+    def update_vm_config(self, ref: str | UUID, config: VmConfig, *,
+                         context: CommandContext | None = None) -> VirtualMachine:
+        return self.execute(ref, lambda vm: vm.update_config(config, context=context))
+
+    def delete_vm(self, ref: str | UUID, *,
+                  context: CommandContext | None = None) -> VirtualMachine:
+        """Delete the VM (terminal) and release its name in the same atomic save."""
+        vm = self.get_vm(ref)
+        vm.delete(context=context)
+        claim: VmName = self.repository.get(name_claim_id(vm.name))
+        claim.release()
+        self.save(vm, claim)
+        return vm
+
+    def execute(self, ref: str | UUID,
+                command: Callable[[VirtualMachine], None]) -> VirtualMachine:
+        """Load the VM, run ``command`` on it (a domain method call) and save its events.
+
+        This is how users run any VM command, including their own; a refused command
+        raises its domain error and records nothing.
+        """
+        vm = self.get_vm(ref)
+        command(vm)
+        self.save(vm)
+        return vm
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        try:
+            return super().save(*objs, **kwargs)
+        except IntegrityError:
+            ids = [obj.id for obj in objs if hasattr(obj, "id")]
+            raise ConcurrencyConflict(ids) from None
+
+    def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        if self._publish is not None:
+            for recording in recordings:
+                self._publish(recording.domain_event)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def resolve(self, ref: str | UUID) -> UUID:
+        """The id of the VM named ``ref``, or with id ``ref``."""
+        if isinstance(ref, UUID):
+            return ref
+        try:
+            return UUID(ref)
+        except ValueError:
+            pass
+        try:
+            claim: VmName = self.repository.get(name_claim_id(ref))
+        except AggregateNotFoundError:
+            raise VmNotFound(ref) from None
+        if claim.vm_id is None:
+            raise VmNotFound(ref)
+        return claim.vm_id
+
+    def get_vm(self, ref: str | UUID, *, version: int | None = None) -> VirtualMachine:
+        """The VM as it is now, or as it was at ``version`` (nearest snapshot, then events)."""
+        vm_id = self.resolve(ref)
+        try:
+            vm: VirtualMachine = self.repository.get(vm_id, version=version)
+        except AggregateNotFoundError:
+            raise VmNotFound(str(ref)) from None
+        if not isinstance(vm, VirtualMachine):
+            raise VmNotFound(str(ref))
+        return vm
+
+    def replay_vm(self, ref: str | UUID) -> VirtualMachine:
+        """The VM rebuilt from every stored event, ignoring snapshots and caches."""
+        vm_id = self.resolve(ref)
+        vm: VirtualMachine | None = None
+        for event in self.events.get(vm_id):
+            vm = event.mutate(vm)  # type: ignore[attr-defined]
+        if vm is None:
+            raise VmNotFound(str(ref))
+        return vm
+
+    def history(self, ref: str | UUID) -> list[VmEvent]:
+        """Every event of the VM, oldest first, upcast to the current event classes."""
+        return [event for event in self.events.get(self.resolve(ref))
+                if isinstance(event, VmEvent)]
+
+    def vm_ids(self) -> list[UUID]:
+        """Ids of every VM ever created in this store, in creation order."""
+        created = get_topic(VirtualMachine.Created)
+        return [notification.originator_id
+                for notification in self._notifications(topics=[created])]
+
+    def list_vms(self, *, include_deleted: bool = False) -> list[VirtualMachine]:
+        vms = [self.get_vm(vm_id) for vm_id in self.vm_ids()]
+        return [vm for vm in vms if include_deleted or vm.state.value != "deleted"]
+
+    def query_events(self, query: EventQuery) -> list[VmEvent]:
+        """Events of every VM matching ``query``, in commit order."""
+        events = (self.mapper.to_domain_event(notification)
+                  for notification in self._notifications(topics=query.stored_topics()))
+        return query.select(event for event in events if isinstance(event, VmEvent))
+
+    def _notifications(self, topics: list[str], page: int = 500) -> Iterator[Any]:
+        start = 1
+        while True:
+            batch = self.recorder.select_notifications(start, page, topics=topics)
+            yield from batch
+            if len(batch) < page:
+                return
+            start = batch[-1].id + 1
+
+
+def retry_on_conflict(operation: Callable[[], T], *, attempts: int = 5) -> T:
+    """Run ``operation`` (which must re-read what it decides on), retrying it when a
+    concurrent writer got there first. The last conflict is re-raised.
+
+    >>> retry_on_conflict(lambda: 42)
+    42
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return operation()
+        except ConcurrencyConflict:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
