@@ -16,7 +16,7 @@ from attrs import frozen
 from vmcore.errors import ConfigurationError
 
 STORE_KINDS = ("file", "sqlite", "postgres", "memory")
-DEFAULT_STORE = "sqlite"
+DEFAULT_STORE = "file"
 DEFAULT_PATH = "./.vmcore"
 PERSISTENCE_MODULES = {
     "file": "vmcore_event_store.file",

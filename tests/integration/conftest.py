@@ -12,8 +12,11 @@ import pytest
 
 from vmcore.stores import StoreSpec
 
-STORE_KINDS = ["memory", "sqlite"]
+STORE_KINDS = ["memory", "sqlite", "file", "postgres"]
 PERSISTENT_KINDS = [kind for kind in STORE_KINDS if kind != "memory"]
+SHARED_WRITER_KINDS = ["sqlite", "postgres"]
+"""Stores that several writer processes may use at once (the file store has one writer
+process at a time, by design: see docs/file-store.md)."""
 
 
 def postgres_conninfo() -> str:
@@ -56,4 +59,10 @@ def vmcore_store_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str
 @pytest.fixture(params=PERSISTENT_KINDS)
 def persistent_store_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
     """eventsourcing env selecting each store that other processes can share."""
+    return store_env(request.param, tmp_path)
+
+
+@pytest.fixture(params=SHARED_WRITER_KINDS)
+def shared_writer_store_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """eventsourcing env selecting each store that several writer processes can share."""
     return store_env(request.param, tmp_path)

@@ -33,27 +33,27 @@ def _start_stale(env: dict[str, str], vm_id: str, barrier: object) -> str:
         return "won"
 
 
-def test_racing_creators_get_one_vm_per_name(persistent_store_env: dict[str, str]) -> None:
+def test_racing_creators_get_one_vm_per_name(shared_writer_store_env: dict[str, str]) -> None:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(WRITERS, mp_context=context) as pool:
-        results = list(pool.map(_create, [persistent_store_env] * WRITERS,
+        results = list(pool.map(_create, [shared_writer_store_env] * WRITERS,
                                 ["contested"] * WRITERS))
     winners = [result for result in results if result != "taken"]
     assert 1 == len(winners)
-    with ControlPlane(persistent_store_env) as cp:
+    with ControlPlane(shared_writer_store_env) as cp:
         assert [UUID(winners[0])] == [vm.id for vm in cp.list_vms()]
 
 
 def test_racing_writers_on_one_version_have_exactly_one_winner(
-        persistent_store_env: dict[str, str]) -> None:
-    with ControlPlane(persistent_store_env) as cp:
+        shared_writer_store_env: dict[str, str]) -> None:
+    with ControlPlane(shared_writer_store_env) as cp:
         vm_id = str(cp.create_vm("web-1", VmConfig()))
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         barrier = manager.Barrier(WRITERS)
         with ProcessPoolExecutor(WRITERS, mp_context=context) as pool:
-            results = list(pool.map(_start_stale, [persistent_store_env] * WRITERS,
+            results = list(pool.map(_start_stale, [shared_writer_store_env] * WRITERS,
                                     [vm_id] * WRITERS, [barrier] * WRITERS))
     assert (1, WRITERS - 1) == (results.count("won"), results.count("conflict"))
-    with ControlPlane(persistent_store_env) as cp:
+    with ControlPlane(shared_writer_store_env) as cp:
         assert 2 == cp.get_vm(UUID(vm_id)).version
