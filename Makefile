@@ -33,9 +33,12 @@ soak: install guests
 bench: install guests
 	scripts/with-postgres $(BIN)/python -m bench
 
+# The example RISC-V guests, built with Debian's bare-metal cross toolchain (installed on
+# first use when missing).
 guests:
-	@if [ -f examples/guests/Makefile ]; then $(MAKE) -C examples/guests; fi
+	scripts/ensure-apt-packages riscv64-unknown-elf-gcc gcc-riscv64-unknown-elf
+	$(MAKE) -C examples/guests
 
 clean:
 	rm -rf $(VENV) .vmcore .pytest_cache .mypy_cache .ruff_cache
-	@if [ -f examples/guests/Makefile ]; then $(MAKE) -C examples/guests clean; fi
+	$(MAKE) -C examples/guests clean

@@ -98,6 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("demo", help="the main job: a tour of the lifecycle, then a replay check")
 
+    run = commands.add_parser(
+        "run", help="run a RISC-V guest ELF as a new VM (console on stdout); SIGUSR1 pauses,"
+        " SIGUSR2 resumes, SIGINT/SIGTERM stop")
+    run.add_argument("guest", help="a statically linked RV64 ELF for the virt-like machine")
+    run.add_argument("--name", help="VM name (default: the file name and a short id)")
+    run.add_argument("--memory", default="64M", help="guest RAM at 0x80000000 (default 64M)")
+    run.add_argument("--max-instructions", type=int, help="stop the guest after this many")
+    run.add_argument("--interpret", action="store_true",
+                     help="never translate blocks (interpreter tier only)")
+
     events = commands.add_parser("events", help="query events across VMs")
     events.add_argument("--topic", help="bus topic or pattern, e.g. vm.* or vm.started")
     events.add_argument("--since", type=_timestamp, help="ISO time, e.g. 2026-01-01T00:00Z")
@@ -163,6 +173,10 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
             return 0 if run_demo(cp, lambda: _open(args)[1], out) else 1
         if args.command == "events":
             return _events(cp, args, out)
+        if args.command == "run":
+            from vmcore.guest_command import run_guest
+
+            return run_guest(cp, container.bus(), args)
         return _vm(cp, args, out)
     finally:
         cp.close()

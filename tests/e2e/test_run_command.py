@@ -1,0 +1,68 @@
+"""`vmcore run GUEST` as a user runs it: console on stdout, exit code, signals, events."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integration.test_guest_runner import SPIN, build
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD = ROOT / "examples" / "guests" / "build"
+
+
+def vmcore(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vmcore", *args], cwd=cwd, text=True,
+                          capture_output=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def history(name: str, cwd: Path) -> list[str]:
+    result = vmcore("vm", "history", name, "--json", cwd=cwd)
+    return [event["topic"] for event in json.loads(result.stdout)]
+
+
+def test_hello_prints_on_the_console_and_records_its_lifecycle(tmp_path: Path) -> None:
+    result = vmcore("run", str(BUILD / "hello.elf"), "--name", "hello", cwd=tmp_path)
+    assert (0, "Hello from RISC-V on vmcore!\n") == (result.returncode, result.stdout)
+    assert "guest exited with code 0" in result.stderr
+    assert ["vm.created", "vm.started", "vm.stopped"] == history("hello", tmp_path)
+
+
+def test_the_paging_kernel_handles_its_user_page_fault(tmp_path: Path) -> None:
+    result = vmcore("run", str(BUILD / "kernel.elf"), "--name", "kernel", cwd=tmp_path)
+    assert 0 == result.returncode, result.stdout + result.stderr
+    shown = json.loads(vmcore("vm", "show", "kernel", "--json", cwd=tmp_path).stdout)
+    assert ("stopped", 0) == (shown["state"], shown["exit_code"])
+
+
+def test_signals_pause_resume_and_stop_a_running_guest(tmp_path: Path) -> None:
+    guest = build(tmp_path, "spin", SPIN)
+    process = subprocess.Popen([sys.executable, "-m", "vmcore", "run", guest, "--name", "spin"],
+                               cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    try:
+        for awaited, signum in (("running", signal.SIGUSR1), ("paused", signal.SIGUSR2),
+                                ("resumed", signal.SIGTERM)):
+            line = process.stderr.readline()
+            assert f"vmcore: VM spin {awaited}" in line
+            process.send_signal(signum)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert 1 == process.returncode, stderr
+    assert "stopped on request" in stderr
+    assert ["vm.created", "vm.started", "vm.paused", "vm.resumed", "vm.stopped"] == history(
+        "spin", tmp_path)
+
+
+def test_a_missing_guest_is_one_line_and_no_vm(tmp_path: Path) -> None:
+    result = vmcore("run", str(tmp_path / "nope.elf"), cwd=tmp_path)
+    assert 1 == result.returncode
+    assert result.stderr.startswith("vmcore: error: cannot load guest")
+    assert 1 == len(result.stderr.splitlines())
