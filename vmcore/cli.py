@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--interpret", action="store_true",
                      help="never translate blocks (interpreter tier only)")
 
+    from vmcore.store_command import add_store_commands
+
+    add_store_commands(commands)
+
     events = commands.add_parser("events", help="query events across VMs")
     events.add_argument("--topic", help="bus topic or pattern, e.g. vm.* or vm.started")
     events.add_argument("--since", type=_timestamp, help="ISO time, e.g. 2026-01-01T00:00Z")
@@ -165,6 +169,10 @@ def _first_line(error: BaseException) -> str:
 
 
 def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
+    if args.command == "store":
+        from vmcore.store_command import run_store_command
+
+        return run_store_command(args, out)
     container, cp = _open(args)
     try:
         if args.command == "demo":

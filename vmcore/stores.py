@@ -70,6 +70,8 @@ class StoreSpec:
         elif self.kind == "postgres":
             env.update(_postgres_env(self.location, environ))
             env["POSTGRES_CONNECT_TIMEOUT"] = environ.get("POSTGRES_CONNECT_TIMEOUT", "5")
+            if environ.get("POSTGRES_SCHEMA"):
+                env["POSTGRES_SCHEMA"] = environ["POSTGRES_SCHEMA"]
         return env
 
 

@@ -1,0 +1,56 @@
+"""`vmcore store copy|verify` across the file store, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.integration.conftest import create_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def vmcore(*args: str, cwd: Path, env: dict[str, str] | None = None
+           ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "vmcore", *args], cwd=cwd, text=True,
+                          capture_output=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)} | (env or {}))
+
+
+def test_copy_file_to_sqlite_to_postgres_and_verify(tmp_path: Path) -> None:
+    pg_env = {"POSTGRES_SCHEMA": create_schema("copy")}
+    assert 0 == vmcore("demo", cwd=tmp_path, env={"VMCORE_SNAPSHOT_INTERVAL": "3"}).returncode
+    sqlite = f"sqlite:{tmp_path / 'copy.sqlite'}"
+
+    first = vmcore("store", "copy", "--from", "file", "--to", sqlite, cwd=tmp_path)
+    assert 0 == first.returncode, first.stderr
+    # the demo records 18 VM events, 3 name claims and 1 release; snapshots every 3 events
+    assert "copied 22 events and 5 snapshots" in first.stdout
+    second = vmcore("store", "copy", "--from", sqlite, "--to", "postgres", cwd=tmp_path,
+                    env=pg_env)
+    assert 0 == second.returncode, second.stderr
+    for source, target in (("file", sqlite), (sqlite, "postgres"), ("file", "postgres")):
+        verdict = vmcore("store", "verify", "--from", source, "--to", target, cwd=tmp_path,
+                         env=pg_env)
+        assert 0 == verdict.returncode, verdict.stdout + verdict.stderr
+        assert verdict.stdout.startswith("identical: 22 events and 5 snapshots")
+
+    on_file = json.loads(vmcore("vm", "list", "--json", cwd=tmp_path).stdout)
+    on_postgres = json.loads(vmcore("--store", "postgres", "vm", "list", "--json",
+                                    cwd=tmp_path, env=pg_env).stdout)
+    assert on_file == on_postgres
+
+    again = vmcore("store", "copy", "--from", "file", "--to", sqlite, cwd=tmp_path)
+    assert "copied 0 events and 0 snapshots (resumed after 22)" in again.stdout
+
+
+def test_verify_reports_the_first_difference(tmp_path: Path) -> None:
+    vmcore("vm", "create", "--name", "a", cwd=tmp_path)
+    other = f"sqlite:{tmp_path / 'other.sqlite'}"
+    vmcore("--store", other, "vm", "create", "--name", "a", cwd=tmp_path)
+    verdict = vmcore("store", "verify", "--from", "file", "--to", other, cwd=tmp_path)
+    assert 1 == verdict.returncode
+    assert verdict.stdout.startswith("different after 0 events: notification 1:")
