@@ -1,0 +1,117 @@
+"""eventsourcing recorders over the file store's event logs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    Notification,
+    ProcessRecorder,
+    StoredEvent,
+    Subscription,
+    Tracking,
+    TrackingRecorder,
+)
+
+from vmcore_event_store.file.log import EventLog
+from vmcore_event_store.file.subscription import FileSubscription
+
+__all__ = [
+    "FileAggregateRecorder",
+    "FileApplicationRecorder",
+    "FileProcessRecorder",
+    "FileTrackingRecorder",
+]
+
+
+class _FileRecorder:
+    def __init__(self, log: EventLog, *, poll_interval: float = 0.05) -> None:
+        self.log = log
+        self.poll_interval = poll_interval
+
+
+class FileAggregateRecorder(_FileRecorder, AggregateRecorder):
+    """Aggregate sequences (also used for snapshots, in the ``snapshots`` log)."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if stored_events:
+            self.log.append(stored_events, None)
+        return None
+
+    def select_events(
+        self,
+        originator_id: UUID | str,
+        *,
+        gt: int | None = None,
+        lte: int | None = None,
+        desc: bool = False,
+        limit: int | None = None,
+    ) -> Sequence[StoredEvent]:
+        return self.log.select_events(originator_id, gt, lte, desc, limit)
+
+
+class FileApplicationRecorder(FileAggregateRecorder, ApplicationRecorder):
+    """Aggregate sequences plus the application's notification log."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        return self.log.append(stored_events, None)
+
+    def insert_notifications(self, notifications: Sequence[Notification]) -> None:
+        """Inserts already-numbered notifications atomically, preserving their ids.
+
+        Used to copy a store: ids must be strictly increasing and greater than the current
+        maximum notification id (else IntegrityError, and nothing is written).
+        """
+        if notifications:
+            self.log.append(notifications, None, ids=[n.id for n in notifications])
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        return self.log.select_notifications(start, limit, stop, topics, inclusive_of_start)
+
+    def max_notification_id(self) -> int | None:
+        return self.log.max_notification_id()
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return FileSubscription(self, gt=gt, topics=topics, poll_interval=self.poll_interval)
+
+
+class FileTrackingRecorder(_FileRecorder, TrackingRecorder):
+    """Tracking positions (stored in the same log as the events, like SQLite's table)."""
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        self.log.append((), tracking)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        return self.log.max_tracking_id(application_name)
+
+
+class FileProcessRecorder(FileTrackingRecorder, FileApplicationRecorder, ProcessRecorder):
+    """Events and the tracking position of the notification that caused them, atomically."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        tracking: Tracking | None = kwargs.get("tracking")
+        if not stored_events and tracking is None:
+            return []
+        return self.log.append(stored_events, tracking)
