@@ -23,6 +23,7 @@ from vmcore.domain import (
     VmEvent,
     VmName,
     name_claim_id,
+    project_virtual_machine,
 )
 from vmcore.errors import ConcurrencyConflict, NameTaken, VmNotFound
 from vmcore.queries import EventQuery
@@ -36,6 +37,7 @@ class ControlPlane(Application[UUID]):
     """Create, drive, inspect and replay virtual machines."""
 
     name = "vmcore"
+    snapshotting_projectors = {VirtualMachine: project_virtual_machine}
 
     def __init__(self, env: Mapping[str, str] | None = None, *,
                  snapshot_interval: int = DEFAULT_SNAPSHOT_INTERVAL,
@@ -182,7 +184,8 @@ class ControlPlane(Application[UUID]):
         """The VM as it is now, or as it was at ``version`` (nearest snapshot, then events)."""
         vm_id = self.resolve(ref)
         try:
-            vm: VirtualMachine = self.repository.get(vm_id, version=version)
+            vm: VirtualMachine = self.repository.get(
+                vm_id, version=version, projector_func=project_virtual_machine)
         except AggregateNotFoundError:
             raise VmNotFound(str(ref)) from None
         if not isinstance(vm, VirtualMachine):
@@ -192,9 +195,7 @@ class ControlPlane(Application[UUID]):
     def replay_vm(self, ref: str | UUID) -> VirtualMachine:
         """The VM rebuilt from every stored event, ignoring snapshots and caches."""
         vm_id = self.resolve(ref)
-        vm: VirtualMachine | None = None
-        for event in self.events.get(vm_id):
-            vm = event.mutate(vm)  # type: ignore[attr-defined]
+        vm = project_virtual_machine(None, self.events.get(vm_id))  # type: ignore[arg-type]
         if vm is None:
             raise VmNotFound(str(ref))
         return vm

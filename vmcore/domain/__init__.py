@@ -3,7 +3,7 @@
 Depends only on the standard library, attrs and ``eventsourcing.domain``.
 """
 
-from vmcore.domain.aggregate import VirtualMachine
+from vmcore.domain.aggregate import VirtualMachine, project_virtual_machine
 from vmcore.domain.config import (
     KNOWN_FLAGS,
     PAGE_SIZE,
@@ -63,6 +63,7 @@ __all__ = [
     "mermaid_state_diagram",
     "name_claim_id",
     "parse_memory_size",
+    "project_virtual_machine",
     "state_edges",
     "topic_of",
 ]

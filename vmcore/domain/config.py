@@ -98,7 +98,8 @@ class VmConfig:
     vcpus: int = field(default=1, validator=_check_vcpus)
     memory: int = field(default=128 << 20, converter=parse_memory_size)
     arch: Architecture = field(default=Architecture.RISCV64, converter=_to_architecture)
-    flags: frozenset[str] = field(factory=frozenset, converter=_to_frozenset, validator=_check_flags)
+    flags: frozenset[str] = field(factory=frozenset, converter=_to_frozenset,
+                                  validator=_check_flags)
     max_vcpus: int | None = field(default=None)
     max_memory: int | None = field(default=None, converter=_optional_size)
 
