@@ -1,0 +1,151 @@
+"""The MMU service: TLB then walk then fill, faults raised in one place, bus handlers."""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid4
+
+import pytest
+from attrs import frozen
+
+from vmcore.domain.runtime import RuntimeEvent
+from vmcore_domain_services.memory import GuestMemory
+from vmcore_domain_services.mmu import (
+    PAGE_FAULT_TOPIC,
+    SV39,
+    TLB_FLUSHED_TOPIC,
+    X86_64_4LEVEL,
+    Access,
+    AdPolicy,
+    MmuService,
+    MmuTrap,
+    PageTableBuilder,
+    Privilege,
+    RiscvContext,
+    X86Context,
+)
+
+RAM = 0x8000_0000
+V, R, W, X, U, G, A, D = (1 << bit for bit in range(8))
+S_HW = RiscvContext(Privilege.SUPERVISOR, ad_policy=AdPolicy.HARDWARE)
+
+
+@frozen
+class _VmEvent:
+    originator_id: UUID
+    bus_topic: str = "vm.stopped"
+
+
+def _riscv_service(
+    vm_id: UUID | None = None,
+) -> tuple[MmuService, PageTableBuilder, list[RuntimeEvent]]:
+    memory = GuestMemory(1 << 20, RAM)
+    builder = PageTableBuilder(SV39, memory, RAM)
+    events: list[RuntimeEvent] = []
+    service = MmuService(memory, publish=events.append, vm_id=vm_id)
+    service.set_context(S_HW)
+    service.write_satp((8 << 60) | (5 << 44) | (builder.root >> 12))
+    return service, builder, events
+
+
+def test_translate_walks_on_a_miss_and_hits_afterwards() -> None:
+    service, builder, _ = _riscv_service()
+    builder.map(0x4000_0000, 0x9000_0000, V | R | W)
+    first = service.translate(0x4000_0010, Access.LOAD)
+    second = service.translate(0x4000_0020, Access.LOAD)
+    stats = service.stats()
+    expected = (0x9000_0010, 0x9000_0020, 1, 1)
+    assert expected == (first, second, stats.hits, stats.misses)
+
+
+def test_a_fault_is_raised_once_and_published() -> None:
+    vm_id = uuid4()
+    service, _, events = _riscv_service(vm_id)
+    with pytest.raises(MmuTrap) as trap:
+        service.translate(0x4000_0000, Access.STORE)
+    expected = (15, 0x4000_0000, [PAGE_FAULT_TOPIC], vm_id)
+    assert expected == (
+        trap.value.fault.cause,
+        trap.value.fault.address,
+        [event.bus_topic for event in events],
+        events[0].vm_id,
+    )
+
+
+def test_a_privilege_change_is_honoured_without_a_flush() -> None:
+    service, builder, _ = _riscv_service()
+    builder.map(0x4000_0000, 0x9000_0000, V | R | W)
+    service.translate(0x4000_0000, Access.LOAD)
+    service.set_context(RiscvContext(Privilege.USER, ad_policy=AdPolicy.HARDWARE))
+    with pytest.raises(MmuTrap):
+        service.translate(0x4000_0000, Access.LOAD)
+
+
+def test_sfence_vma_makes_a_remapping_visible() -> None:
+    service, builder, events = _riscv_service()
+    leaf = builder.map(0x4000_0000, 0x9000_0000, V | R)
+    service.translate(0x4000_0000, Access.LOAD)
+    builder.memory.write(leaf, 8, builder.leaf_entry(0x9100_0000, V | R))
+    stale = service.translate(0x4000_0000, Access.LOAD)  # allowed until the fence
+    service.sfence_vma(0x4000_0000)
+    fresh = service.translate(0x4000_0000, Access.LOAD)
+    expected = (0x9000_0000, 0x9100_0000, [TLB_FLUSHED_TOPIC])
+    assert expected == (stale, fresh, [event.bus_topic for event in events])
+
+
+def test_machine_mode_and_bare_translate_to_the_same_address() -> None:
+    service, _, _ = _riscv_service()
+    service.set_context(RiscvContext(Privilege.MACHINE))
+    machine = service.translate(0x1234, Access.FETCH)
+    service.set_context(S_HW)
+    service.write_satp(0)
+    expected = (0x1234, 0x5678, 0)
+    assert expected == (machine, service.translate(0x5678, Access.STORE), len(service.tlb))
+
+
+def test_handlers_flush_only_for_their_own_vm() -> None:
+    vm_id = uuid4()
+    service, builder, events = _riscv_service(vm_id)
+    builder.map(0x4000_0000, 0x9000_0000, V | R)
+    service.translate(0x4000_0000, Access.LOAD)
+    handlers = service.bus_handlers()
+    handlers["vm.stopped"](_VmEvent(uuid4()))
+    before = len(service.tlb)
+    handlers["vm.snapshot_restored"](_VmEvent(vm_id, "vm.snapshot_restored"))
+    expected = (1, 0, [{"scope": "all", "dropped": 1, "reason": "vm.snapshot_restored"}])
+    assert expected == (before, len(service.tlb), [dict(event.data) for event in events])
+
+
+def test_x86_cr3_write_keeps_global_entries() -> None:
+    memory = GuestMemory(1 << 20, 0x10_0000)
+    builder = PageTableBuilder(X86_64_4LEVEL, memory, 0x10_0000)
+    builder.map(0x4000_0000, 0x9000_0000, 0x1 | (1 << 8))  # present, global
+    builder.map(0x5000_0000, 0x9100_0000, 0x1)
+    service = MmuService(memory, X86_64_4LEVEL, builder.root, X86Context())
+    service.translate(0x4000_0000, Access.LOAD)
+    service.translate(0x5000_0000, Access.LOAD)
+    service.write_cr3(builder.root)
+    expected = [(0x4000_0000, None, 4096, 0)]  # read-only, supervisor, executable, clean
+    assert expected == list(service.tlb.entries())
+
+
+def test_a_context_of_the_wrong_architecture_is_refused() -> None:
+    memory = GuestMemory(1 << 20, RAM)
+    with pytest.raises(TypeError):
+        MmuService(memory, X86_64_4LEVEL, RAM, RiscvContext()).translate(0, Access.LOAD)
+
+
+def test_x86_invlpg_and_pcid_cr3_writes() -> None:
+    memory = GuestMemory(1 << 20, 0x10_0000)
+    builder = PageTableBuilder(X86_64_4LEVEL, memory, 0x10_0000)
+    builder.map(0x4000_0000, 0x9000_0000, 0x1)
+    service = MmuService(memory, X86_64_4LEVEL, builder.root, X86Context())
+    service.write_cr3(builder.root | 7, pcide=True)  # PCID 7
+    service.translate(0x4000_0000, Access.LOAD)
+    service.write_cr3(builder.root | 3 | (1 << 63), pcide=True)  # PCID 3, no flush
+    service.translate(0x4000_0000, Access.LOAD)
+    cached_pcids = sorted(asid or 0 for _, asid, _, _ in service.tlb.entries())
+    service.invlpg(0x4000_0000)  # only the current PCID (3)
+    after_invlpg = sorted(asid or 0 for _, asid, _, _ in service.tlb.entries())
+    service.write_cr3(builder.root | 7, pcide=True)  # flushes PCID 7
+    expected = ([3, 7], [7], 0)
+    assert expected == (cached_pcids, after_invlpg, len(service.tlb))

@@ -1,0 +1,153 @@
+"""The MMU service of one vCPU: TLB, then walk on a miss, then fill; bus handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from uuid import UUID
+
+from vmcore.domain.runtime import RuntimeEvent, RuntimePublisher, discard_runtime_event
+from vmcore_domain_services.mmu.access import Access, Privilege, RiscvContext, X86Context
+from vmcore_domain_services.mmu.faults import TLB_FLUSHED_TOPIC, raise_mmu_exception
+from vmcore_domain_services.mmu.modes import PagingMode, root_from_cr3, root_from_satp
+from vmcore_domain_services.mmu.permissions import tlb_table_for
+from vmcore_domain_services.mmu.protocols import PhysicalMemory
+from vmcore_domain_services.mmu.results import PageFault, Translation
+from vmcore_domain_services.mmu.tlb import Tlb, TlbStats
+from vmcore_domain_services.mmu.walker import walk
+
+FLUSHING_TOPICS = (
+    "vm.stopped",
+    "vm.crashed",
+    "vm.snapshot_restored",
+    "vm.migration_completed",
+    "vm.memory_freed",
+    "vm.memory_unmapped",
+    "vm.deleted",
+)
+"""Domain events after which no cached translation of that VM may be used again."""
+
+
+class MmuService:
+    """Translates guest virtual addresses for one vCPU.
+
+    ``mode`` None means Bare (no translation). The TLB is tagged with the current ASID
+    (RISC-V satp.ASID, x86 PCID); permission changes in ``context`` (privilege, SUM, MXR,
+    WP, SMEP, SMAP...) take effect at once because every hit is re-checked.
+    """
+
+    def __init__(
+        self,
+        memory: PhysicalMemory,
+        mode: PagingMode | None = None,
+        root: int = 0,
+        context: RiscvContext | X86Context | None = None,
+        *,
+        asid: int = 0,
+        vm_id: UUID | None = None,
+        publish: RuntimePublisher = discard_runtime_event,
+        tlb: Tlb | None = None,
+    ) -> None:
+        self.memory = memory
+        self.vm_id = vm_id
+        self._publish = publish
+        self._mode = mode
+        self._root = root
+        self._asid = asid
+        self._context: RiscvContext | X86Context = context or RiscvContext()
+        shifts = tuple(mode.page_shift_at(level) for level in mode.leaf_levels) if mode else ()
+        self.tlb = tlb if tlb is not None else Tlb(shifts[:3] or (12, 21, 30))
+        self._lookup = self.tlb.lookup
+        self._table = tlb_table_for(self._context)
+        self._bare = self._is_bare()
+        self.page_faults = 0
+
+    # -- translation ----------------------------------------------------------------------
+    def translate(self, va: int, access: Access) -> int:
+        """The physical address of ``va`` for ``access``; raises ``MmuTrap`` on a fault."""
+        if self._bare:
+            return va
+        pa = self._lookup(va, self._asid, access, self._table)
+        if pa is not None:
+            return pa
+        assert self._mode is not None
+        result = walk(self._mode, self._root, va, access, self._context, self.memory)
+        if isinstance(result, PageFault):
+            self.page_faults += 1
+            raise_mmu_exception(result, self.vm_id, self._publish)
+        self.tlb.insert(va, self._asid, result)
+        return result.physical_address
+
+    def probe(self, va: int, access: Access) -> Translation | PageFault:
+        """What a walk would return now, with no side effects (no TLB fill, no A/D write)."""
+        if self._bare or self._mode is None:
+            return Translation(va, 4096, 0xFF, 7, False, (), 0)
+        return walk(self._mode, self._root, va, access, self._context, self.memory, probe=True)
+
+    # -- architectural state --------------------------------------------------------------
+    @property
+    def context(self) -> RiscvContext | X86Context:
+        return self._context
+
+    def set_context(self, context: RiscvContext | X86Context) -> None:
+        """New privilege / status bits; needs no flush (hits are re-checked)."""
+        self._context = context
+        self._table = tlb_table_for(context)
+        self._bare = self._is_bare()
+
+    def write_satp(self, satp: int) -> None:
+        """RISC-V satp write: new mode, root and ASID. Like hardware, no implicit flush:
+        software follows with sfence.vma."""
+        self._mode, self._root, self._asid = root_from_satp(satp)
+        self._bare = self._is_bare()
+
+    def write_cr3(self, cr3: int, pcide: bool = False) -> None:
+        """x86-64 CR3 write: new root; flushes the non-global entries of the new PCID
+        (all PCIDs without CR4.PCIDE) unless bit 63 (no-flush, PCIDE only) is set."""
+        self._root, self._asid = root_from_cr3(cr3, pcide)
+        if pcide and cr3 >> 63:
+            return
+        if pcide:
+            self._flushed("pcid", self.tlb.invalidate_asid(self._asid))
+        else:
+            self._flushed("non_global", self.tlb.flush(keep_global=True))
+
+    def sfence_vma(self, va: int | None = None, asid: int | None = None) -> None:
+        """RISC-V ``sfence.vma``; None stands for x0."""
+        scope = "all" if va is None and asid is None else ("address" if va is not None else "asid")
+        self._flushed(scope, self.tlb.sfence_vma(va, asid))
+
+    def invlpg(self, va: int) -> None:
+        """x86-64 ``invlpg``: the entries for ``va`` of the current PCID, and global ones."""
+        self._flushed("address", self.tlb.invalidate_address(va, self._asid, True))
+
+    def flush_tlb(self, reason: str = "explicit") -> None:
+        self._flushed("all", self.tlb.flush(), reason)
+
+    def stats(self) -> TlbStats:
+        return self.tlb.stats()
+
+    # -- bus ------------------------------------------------------------------------------
+    def bus_handlers(self) -> dict[str, Callable[[object], None]]:
+        """Domain topics this service reacts to: each flushes the TLB of this VM."""
+        return {topic: self._on_vm_event for topic in FLUSHING_TOPICS}
+
+    def _on_vm_event(self, event: object) -> None:
+        if self.vm_id is not None and getattr(event, "originator_id", None) != self.vm_id:
+            return
+        self.flush_tlb(reason=str(getattr(event, "bus_topic", type(event).__name__)))
+
+    # -- helpers --------------------------------------------------------------------------
+    def _is_bare(self) -> bool:
+        if self._mode is None:
+            return True
+        context = self._context
+        return isinstance(context, RiscvContext) and context.privilege == Privilege.MACHINE
+
+    def _flushed(self, scope: str, dropped: int, reason: str = "instruction") -> None:
+        self._publish(
+            RuntimeEvent(
+                TLB_FLUSHED_TOPIC,
+                self.vm_id,
+                {"scope": scope, "dropped": dropped, "reason": reason},
+            )
+        )
