@@ -1,0 +1,59 @@
+"""The infrastructure factory behind ``PERSISTENCE_MODULE=vmcore_event_store.postgres``.
+
+Configured with eventsourcing's ``POSTGRES_*`` names (``POSTGRES_DBNAME``, ``POSTGRES_HOST``,
+``POSTGRES_PORT``, ``POSTGRES_USER``, ``POSTGRES_PASSWORD``, ``POSTGRES_POOL_SIZE``, ...), with
+``<APPNAME>_`` prefixes honoured as eventsourcing does. A libpq connection string or URL in
+``VMCORE_POSTGRES_DSN`` or ``POSTGRES_DSN`` fills in whichever of those five are not set.
+"""
+
+from __future__ import annotations
+
+from eventsourcing.postgres import PostgresFactory
+from eventsourcing.utils import Environment, EnvType
+from psycopg.conninfo import conninfo_to_dict
+
+from vmcore_event_store.postgres.recorders import (
+    VmcoreAggregateRecorder,
+    VmcoreApplicationRecorder,
+    VmcoreProcessRecorder,
+    VmcoreTrackingRecorder,
+)
+
+__all__ = ["DSN_KEYS", "Factory", "environment_with_dsn"]
+
+DSN_KEYS = ("VMCORE_POSTGRES_DSN", "POSTGRES_DSN")
+
+_DSN_TO_ENV = {
+    "dbname": "POSTGRES_DBNAME",
+    "host": "POSTGRES_HOST",
+    "port": "POSTGRES_PORT",
+    "user": "POSTGRES_USER",
+    "password": "POSTGRES_PASSWORD",
+}
+
+
+def environment_with_dsn(env: Environment | EnvType | None) -> Environment:
+    """Returns ``env`` (as an Environment) with ``POSTGRES_*`` filled in from a DSN if set.
+
+    Explicit ``POSTGRES_*`` values win over the DSN's parts.
+    """
+    environment = env if isinstance(env, Environment) else Environment(env=env)
+    dsn = next((v for k in DSN_KEYS if (v := environment.get(k))), None)
+    if dsn:
+        for part, key in _DSN_TO_ENV.items():
+            value = conninfo_to_dict(dsn).get(part)
+            if value is not None and environment.get(key) is None:
+                environment[key] = str(value)
+    return environment
+
+
+class Factory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory, with vmcore's recorders and DSN support."""
+
+    aggregate_recorder_class = VmcoreAggregateRecorder
+    application_recorder_class = VmcoreApplicationRecorder
+    tracking_recorder_class = VmcoreTrackingRecorder
+    process_recorder_class = VmcoreProcessRecorder
+
+    def __init__(self, env: Environment | EnvType | None) -> None:
+        super().__init__(environment_with_dsn(env))

@@ -1,0 +1,255 @@
+"""vmcore's PostgreSQL recorders: eventsourcing's tables, a faster gap-safe write path.
+
+eventsourcing's default application recorder serialises writers with ``LOCK TABLE ... IN
+EXCLUSIVE MODE`` plus a ``NOTIFY`` held until commit, so concurrent writers queue behind one
+another's WAL flush. These recorders keep eventsourcing's table layout (the tables stay
+readable by eventsourcing's own recorder) but write through one server-side function call per
+batch under a *shared* advisory lock, and make readers pass an exclusive barrier on the same
+lock before they read (see ``_sql.py`` and docs/postgres-store.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InterfaceError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+    Subscription,
+    Tracking,
+)
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresProcessRecorder,
+    PostgresTrackingRecorder,
+)
+from eventsourcing.utils import retry
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composed, Identifier
+
+from vmcore_event_store.postgres import _sql
+from vmcore_event_store.postgres.subscription import PollingSubscription
+
+__all__ = [
+    "VmcoreAggregateRecorder",
+    "VmcoreApplicationRecorder",
+    "VmcoreProcessRecorder",
+    "VmcoreTrackingRecorder",
+]
+
+_RETRYABLE = (InterfaceError, OperationalError)
+
+
+class _SerialisedDdl:
+    """Mixin: table creation serialised across processes by a session advisory lock.
+
+    ``CREATE ... IF NOT EXISTS`` and ``CREATE OR REPLACE FUNCTION`` race when several
+    processes start at once ("tuple concurrently updated"); the lock is taken on a dedicated
+    connection so a pool of size one cannot deadlock against it.
+    """
+
+    datastore: PostgresDatastore
+
+    def create_table(self) -> None:
+        pool = self.datastore.pool
+        kwargs_param = pool.kwargs
+        kwargs: dict[str, Any] = dict(
+            (kwargs_param() if callable(kwargs_param) else kwargs_param) or {}
+        )
+        kwargs.pop("row_factory", None)
+        if pool.get_password_func is not None:
+            kwargs["password"] = pool.get_password_func()
+        conninfo = pool.conninfo if isinstance(pool.conninfo, str) else pool.conninfo()
+        key = _sql.ddl_lock_key(self.datastore.schema)
+        with psycopg.connect(conninfo, autocommit=True, **kwargs) as conn:
+            conn.execute("SELECT pg_advisory_lock(%s::bigint)", (key,))
+            try:
+                super().create_table()  # type: ignore[misc]
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s::bigint)", (key,))
+
+
+class VmcoreAggregateRecorder(_SerialisedDdl, PostgresAggregateRecorder):
+    """eventsourcing's aggregate recorder (used for snapshots) with serialised DDL."""
+
+
+class VmcoreTrackingRecorder(_SerialisedDdl, PostgresTrackingRecorder):
+    """eventsourcing's tracking recorder with serialised DDL."""
+
+
+def _columns(
+    stored_events: Sequence[StoredEvent],
+) -> tuple[list[UUID | str], list[int], list[str], list[bytes]]:
+    return (
+        [e.originator_id for e in stored_events],
+        [e.originator_version for e in stored_events],
+        [e.topic for e in stored_events],
+        [e.state for e in stored_events],
+    )
+
+
+class VmcoreApplicationRecorder(_SerialisedDdl, PostgresApplicationRecorder):
+    """Application recorder: one round trip per write, writers commit in parallel.
+
+    Compatible with eventsourcing's tables; also offers ``insert_notifications`` which
+    stores notifications under their given ids (used by ``vmcore_event_store.copy``).
+    """
+
+    poll_interval: float = 0.02
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        events_table_name: str = "stored_events",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name, **kwargs)
+        schema = self.datastore.schema
+        table = self.events_table_name
+        id_type = self.datastore.originator_id_type
+        self._fn_insert = f"vmcore_insert_{table}"[: self.MAX_IDENTIFIER_LEN]
+        self._fn_copy = f"vmcore_copy_{table}"[: self.MAX_IDENTIFIER_LEN]
+        self._fn_watermark = f"vmcore_watermark_{table}"[: self.MAX_IDENTIFIER_LEN]
+        self.sql_create_statements.extend(
+            [
+                _sql.insert_function(schema, table, self._fn_insert, id_type),
+                _sql.insert_notifications_function(schema, table, self._fn_copy, id_type),
+                _sql.watermark_function(schema, table, self._fn_watermark),
+            ]
+        )
+        id_cast = SQL(id_type)
+        self._call_insert = SQL(
+            "SELECT {schema}.{fn}(%s::{t}[], %s::bigint[], %s::text[], %s::bytea[]) AS id"
+        ).format(schema=Identifier(schema), fn=Identifier(self._fn_insert), t=id_cast)
+        self._call_copy = SQL(
+            "SELECT {schema}.{fn}(%s::bigint[], %s::{t}[], %s::bigint[], %s::text[], "
+            "%s::bytea[]) AS id"
+        ).format(schema=Identifier(schema), fn=Identifier(self._fn_copy), t=id_cast)
+        self._call_watermark = SQL("SELECT {schema}.{fn}() AS id").format(
+            schema=Identifier(schema), fn=Identifier(self._fn_watermark)
+        )
+        self._select_base = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {schema}.{table} WHERE notification_id <= %s"
+        ).format(schema=Identifier(schema), table=Identifier(table))
+
+    @retry(_RETRYABLE, max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        return self._insert(stored_events)
+
+    def _insert(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+        if not stored_events:
+            return []
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._call_insert, _columns(stored_events), prepare=True)
+            return [row["id"] for row in curs.fetchall()]
+
+    def insert_notifications(self, notifications: Sequence[Notification]) -> None:
+        """Store notifications under their own ids, atomically (all or none).
+
+        Raises ``IntegrityError`` if any (originator id, version) or notification id is
+        already present. The table's id sequence is moved past the highest id written.
+        Intended for copying into a store that nobody else writes to meanwhile.
+        """
+        if not notifications:
+            return
+        ids, versions, topics, states = _columns(notifications)
+        nids = [n.id for n in notifications]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._call_copy, (nids, ids, versions, topics, states))
+
+    def _watermark(self, conn: psycopg.Connection[DictRow]) -> int | None:
+        row = conn.execute(self._call_watermark, prepare=True).fetchone()
+        assert row is not None
+        value: int | None = row["id"]
+        return value
+
+    @retry(_RETRYABLE, max_attempts=10, wait=0.2)
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        with self.datastore.get_connection() as conn:
+            watermark = self._watermark(conn)
+            if watermark is None:
+                return []
+            upper = watermark if stop is None else min(stop, watermark)
+            statement: Composed = self._select_base
+            params: list[Any] = [upper]
+            if start is not None:
+                op = ">=" if inclusive_of_start else ">"
+                statement += SQL(" AND notification_id " + op + " %s")
+                params.append(start)
+            if topics:
+                statement += SQL(" AND topic = ANY(%s)")
+                params.append(list(topics))
+            statement += SQL(" ORDER BY notification_id LIMIT %s")
+            params.append(limit)
+            rows = conn.execute(statement, params, prepare=True).fetchall()
+        return [
+            Notification(
+                id=row["notification_id"],
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            for row in rows
+        ]
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return PollingSubscription(recorder=self, gt=gt, topics=topics, interval=self.poll_interval)
+
+
+class VmcoreProcessRecorder(VmcoreApplicationRecorder, PostgresProcessRecorder):
+    """Process recorder: tracking row and events in one transaction, same id scheme."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        *,
+        events_table_name: str = "stored_events",
+        tracking_table_name: str = "notification_tracking",
+    ) -> None:
+        super().__init__(
+            datastore,
+            events_table_name=events_table_name,
+            tracking_table_name=tracking_table_name,
+        )
+
+    @retry(_RETRYABLE, max_attempts=10, wait=0.2)
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        tracking: Tracking | None = kwargs.get("tracking")
+        if tracking is None:
+            return self._insert(stored_events)
+        ids: list[int] = []
+        with (
+            self.datastore.get_connection() as conn,
+            conn.transaction(),
+            conn.cursor() as curs,
+        ):
+            self._insert_tracking(curs, tracking)
+            if stored_events:
+                curs.execute(self._call_insert, _columns(stored_events), prepare=True)
+                ids = [row["id"] for row in curs.fetchall()]
+        return ids
