@@ -1,0 +1,217 @@
+"""Generated RV64IMA programs: our interpreter and translator against Unicorn 2.1.4.
+
+hypothesis draws ALU and M-extension ops (division by zero and overflow included through
+the special register values), loads and stores of every width (aligned or not) into a data
+page, atomics (AMOs, LR/SC) on it, forward branches and jumps, and bounded counted loops.
+Final registers, pc and data memory must match Unicorn's exactly; with an instruction
+limit, so must the state after exactly that many instructions.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from unicorn.riscv_const import UC_RISCV_REG_PRIV, UC_RISCV_REG_SATP
+from unicorn.unicorn_const import UC_ARCH_RISCV, UC_HOOK_INTR, UC_MODE_RISCV64
+from unicorn.unicorn_py3.unicorn import Uc
+
+from vmcore_domain_services.execution import Machine, StopReason
+from vmcore_domain_services.riscv.asm import assemble, encode, li
+from vmcore_domain_services.riscv.csr import Csr, Priv
+
+from .conftest import (  # type: ignore[import-not-found]
+    CODE,
+    DATA,
+    DATA_VA,
+    SATP,
+    TABLES,
+    TIERS,
+    Runner,
+    page_tables,
+    values,
+)
+
+R_OPS = [
+    "add", "sub", "sll", "slt", "sltu", "xor", "srl", "sra", "or", "and", "mul", "mulh",
+    "mulhsu", "mulhu", "div", "divu", "rem", "remu", "addw", "subw", "sllw", "srlw", "sraw",
+    "mulw", "divw", "divuw", "remw", "remuw",
+]  # fmt: skip
+I_OPS = ["addi", "slti", "sltiu", "xori", "ori", "andi", "addiw"]
+SHIFTS = {"slli": 63, "srli": 63, "srai": 63, "slliw": 31, "srliw": 31, "sraiw": 31}
+LOADS = {"lb": 1, "lh": 2, "lw": 4, "ld": 8, "lbu": 1, "lhu": 2, "lwu": 4}
+STORES = {"sb": 1, "sh": 2, "sw": 4, "sd": 8}
+AMOS = ["lr", "sc", "amoswap", "amoadd", "amoxor", "amoand", "amoor", "amomin", "amomax",
+        "amominu", "amomaxu"]  # fmt: skip
+BRANCHES = ["beq", "bne", "blt", "bge", "bltu", "bgeu"]
+LOOP_REG, BASE_REG = 29, 31
+dst = st.integers(0, 28)
+src = st.integers(0, 31)
+imm12 = st.integers(-2048, 2047)
+
+
+@st.composite
+def straight(draw: st.DrawFn) -> int:
+    kind = draw(st.sampled_from(["r", "r", "r", "i", "shift", "u", "load", "store", "amo"]))
+    if kind == "r":
+        return encode(draw(st.sampled_from(R_OPS)), draw(dst), draw(src), draw(src))
+    if kind == "i":
+        return encode(draw(st.sampled_from(I_OPS)), draw(dst), draw(src), imm=draw(imm12))
+    if kind == "shift":
+        name = draw(st.sampled_from(sorted(SHIFTS)))
+        return encode(name, draw(dst), draw(src), imm=draw(st.integers(0, SHIFTS[name])))
+    if kind == "u":
+        return encode(
+            draw(st.sampled_from(["lui", "auipc"])), draw(dst), imm=draw(st.integers(0, 0xFFFFF))
+        )
+    if kind == "load":
+        name = draw(st.sampled_from(sorted(LOADS)))
+        off = draw(st.integers(0, 2048 - LOADS[name]))
+        return encode(name, draw(dst), BASE_REG, imm=off)
+    if kind == "amo":
+        name = draw(st.sampled_from(AMOS)) + draw(st.sampled_from([".w", ".d"]))
+        return encode(name, draw(dst), BASE_REG, 0 if name.startswith("lr") else draw(src))
+    name = draw(st.sampled_from(sorted(STORES)))
+    off = draw(st.integers(0, 2048 - STORES[name]))
+    return encode(name, 0, BASE_REG, draw(src), imm=off)
+
+
+@st.composite
+def programs(draw: st.DrawFn) -> list[int]:
+    words: list[int] = []
+    fixups: list[tuple[int, str, int, int, int]] = []
+    for _ in range(draw(st.integers(1, 24))):
+        shape = draw(st.sampled_from(["op", "op", "op", "op", "branch", "jal", "loop"]))
+        if shape == "op":
+            words.append(draw(straight()))
+        elif shape == "branch":
+            fixups.append((len(words), draw(st.sampled_from(BRANCHES)), draw(src), draw(src),
+                           draw(st.integers(1, 3))))  # fmt: skip
+            words.append(0)
+        elif shape == "jal":
+            words.append(encode("jal", draw(dst), imm=8))
+            words.append(draw(straight()))
+        else:
+            body = draw(st.lists(straight(), min_size=1, max_size=6))
+            body = [w for w in body if (w >> 7) & 31 != LOOP_REG]
+            words.append(encode("addi", LOOP_REG, 0, imm=draw(st.integers(1, 12))))
+            words += body
+            words.append(encode("addi", LOOP_REG, LOOP_REG, imm=-1))
+            words.append(encode("blt", 0, 0, LOOP_REG, imm=-4 * (len(body) + 1)))
+    for at, name, a, b, skip in fixups:
+        target = min(at + skip + 1, len(words))
+        words[at] = encode(name, 0, a, b, imm=4 * (target - at))
+    return words
+
+
+registers = st.lists(values, min_size=1, max_size=28).map(
+    lambda r: [*r, *[0] * (30 - len(r)), DATA]
+)
+"""x1..x31: x29 (the loop counter) starts at 0 so a branch into a loop body ends it at once."""
+data_pages = st.binary(min_size=1, max_size=64).map(lambda seed: (seed * 4096)[:4096])
+
+
+@settings(max_examples=150, deadline=None)
+@given(words=programs(), regs=registers, data=data_pages)
+def test_final_state_matches_unicorn(
+    words: list[int], regs: list[int], data: bytes, unicorn: Runner, ours: Runner
+) -> None:
+    assert unicorn(words, regs, data, None) == ours(words, regs, data, None)
+
+
+@settings(max_examples=50, deadline=None)
+@given(words=programs(), regs=registers, data=data_pages, count=st.integers(1, 80))
+def test_state_after_exact_instruction_count_matches_unicorn(
+    words: list[int], regs: list[int], data: bytes, count: int, unicorn: Runner, ours: Runner
+) -> None:
+    expected = unicorn(words, regs, data, count)
+    assert expected == ours(words, regs, data, count)
+
+
+@settings(max_examples=40, deadline=None)
+@given(words=programs(), regs=registers, data=data_pages, count=st.none() | st.integers(1, 80))
+def test_programs_in_s_mode_with_sv39_match_unicorn(
+    words: list[int], regs: list[int], data: bytes, count: int | None, unicorn: Runner, ours: Runner
+) -> None:
+    regs = [*regs[:-1], DATA_VA]
+    assert unicorn(words, regs, data, count, True) == ours(words, regs, data, count, True)
+
+
+@pytest.mark.parametrize("divisor", [0, (1 << 64) - 1])
+def test_division_corner_cases_match_unicorn(divisor: int, unicorn: Runner, ours: Runner) -> None:
+    words = [encode(op, 1 + i, 10, 11) for i, op in enumerate(R_OPS[14:18] + R_OPS[-4:])]
+    regs = [0] * 30 + [DATA]
+    regs[9], regs[10] = 1 << 63, divisor
+    data = bytes(4096)
+    assert unicorn(words, regs, data, None) == ours(words, regs, data, None)
+
+
+@pytest.mark.parametrize("name", R_OPS + I_OPS + sorted(SHIFTS))
+@settings(max_examples=12, deadline=None)
+@given(a=values, b=values, imm=imm12)
+def test_every_alu_op_matches_unicorn(
+    name: str, a: int, b: int, imm: int, unicorn: Runner, ours: Runner
+) -> None:
+    if name in SHIFTS:
+        imm %= SHIFTS[name] + 1
+    words = [encode(name, 3, 1, 2, imm=imm), encode(name, 4, 2, 1, imm=imm)]
+    regs = [a, b, *[0] * 28, DATA]
+    assert unicorn(words, regs, bytes(4096), None) == ours(words, regs, bytes(4096), None)
+
+
+@pytest.mark.soak
+@settings(max_examples=3000, deadline=None)
+@given(words=programs(), regs=registers, data=data_pages, count=st.none() | st.integers(1, 200))
+def test_soak_programs_match_unicorn(
+    words: list[int], regs: list[int], data: bytes, count: int | None, unicorn: Runner, ours: Runner
+) -> None:
+    assert unicorn(words, regs, data, count) == ours(words, regs, data, count)
+
+
+@pytest.mark.parametrize(
+    ("name", "address"),
+    [("ld", 0x4000_1000), ("sd", 0x4000_1000), ("lw", 0x4000_0000 - 8), ("jalr", 0x4000_2000)],
+)
+def test_page_fault_causes_match_unicorn(name: str, address: int) -> None:
+    """An access to an unmapped virtual page in S-mode: every tier reports the cause QEMU
+    reports, with the faulting address as tval."""
+    words = [*li(5, address), encode(name, 6, 5, 7) if name == "sd" else encode(name, 6, 5)]
+    if name == "sd":
+        words[-1] = encode("sd", 0, 5, 7)
+    seen: list[int] = []
+    uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
+    uc.mem_map(CODE, 0x10000)
+    uc.mem_map(DATA, 0x1000)
+    uc.mem_map(TABLES, 0x3000)
+    for pa, pte in page_tables():
+        uc.mem_write(pa, pte)
+    uc.mem_write(CODE, assemble([*words, encode("ebreak")]))
+    uc.reg_write(UC_RISCV_REG_PRIV, 3)
+    uc.reg_write(UC_RISCV_REG_SATP, SATP)
+    uc.reg_write(UC_RISCV_REG_PRIV, 1)
+
+    def on_interrupt(engine: Uc, cause: int, data: object) -> None:
+        seen.append(cause)
+        engine.emu_stop()
+
+    uc.hook_add(UC_HOOK_INTR, on_interrupt)
+    uc.emu_start(CODE, CODE + 4 * len(words))
+    assert seen[:1] == [_our_fault_cause(words, address)]
+
+
+def _our_fault_cause(words: list[int], address: int) -> int:
+    causes: set[int] = set()
+    for tiering in TIERS.values():
+        machine = Machine(1 << 20, console=lambda b: None, tiering=tiering)
+        machine.memory.write_bytes(CODE, assemble([*words, encode("ebreak")]))
+        for pa, pte in page_tables():
+            machine.memory.write_bytes(pa, pte)
+        machine.hart.csr.write(Csr.SATP, SATP, Priv.M)
+        machine.hart.set_priv(Priv.S)
+        result = machine.run(100)
+        assert StopReason.FAULT == result.reason
+        assert address == result.tval
+        assert result.cause is not None
+        causes.add(result.cause)
+    assert 1 == len(causes)
+    return causes.pop()

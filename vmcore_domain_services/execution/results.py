@@ -1,0 +1,36 @@
+"""Why a run stopped, and what the caller needs to know about it."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from attrs import frozen
+
+__all__ = ["RunResult", "StopReason"]
+
+
+class StopReason(Enum):
+    EXITED = "exited"
+    """The guest wrote the test finisher; ``exit_code`` holds its code."""
+    FAULT = "fault"
+    """A trap nobody handles (trap vector not set up, or a fault at the trap vector)."""
+    PAUSED = "paused"
+    """:meth:`Machine.request_pause` was honoured at a block boundary."""
+    LIMIT = "limit"
+    """``max_instructions`` retired."""
+
+
+@frozen
+class RunResult:
+    """The outcome of one :meth:`Machine.run` call.
+
+    ``instructions`` counts the guest instructions retired by this call; ``pc`` is where the
+    guest would continue (for FAULT: the faulting instruction, with ``cause`` and ``tval``).
+    """
+
+    reason: StopReason
+    instructions: int
+    pc: int
+    exit_code: int | None = None
+    cause: int | None = None
+    tval: int | None = None
