@@ -32,6 +32,8 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
             sys.stderr.flush()
 
     bus.subscribe("vm.*", announce, name="vmcore-run:announce")
+    for topic, handler in runner.machine.bus_handlers().items():
+        bus.subscribe(topic, handler, name=f"vmcore-run:mmu:{topic}")
     previous = _install_signals(runner)
     try:
         summary = runner.run(args.max_instructions, startup_time_ms=startup_ms)

@@ -172,5 +172,5 @@ def boot(control_plane: ControlPlane, name: str, elf: str, memory: int, *,
     startup_ms = round((time.perf_counter() - started) * 1000)
     vm_id = control_plane.create_vm(name, VmConfig(vcpus=1, memory=memory, arch="riscv64"),
                                     context=context)
-    machine.vm_id = vm_id
+    machine.attach(vm_id)
     return GuestRunner(control_plane, vm_id, machine, context=context), startup_ms

@@ -106,3 +106,23 @@ def test_a_file_that_is_not_a_guest_is_refused_before_anything_is_recorded(
     with pytest.raises(GuestImageError, match="cannot load guest"):
         boot(cp, "bogus", str(bogus), 1 << 20)
     assert [] == cp.list_vms()
+
+
+def test_the_machine_reports_runtime_events_and_flushes_its_tlb_on_its_vm_stopping(
+        tmp_path: Path) -> None:
+    from vmcore.bus import UnifiedEventBus
+
+    bus = UnifiedEventBus()
+    runtime: list[tuple[str, object]] = []
+    bus.subscribe("exec.*", lambda event: runtime.append((event.bus_topic, event.vm_id)))
+    bus.subscribe("mmu.*", lambda event: runtime.append((event.bus_topic, event.data["reason"])))
+    cp = ControlPlane({"PERSISTENCE_MODULE": "eventsourcing.popo"}, publish=bus.publish)
+    runner, _ = boot(cp, "spin", build(tmp_path, "spin", SPIN), 1 << 20,
+                     publisher=bus.publish)
+    for topic, handler in runner.machine.bus_handlers().items():
+        bus.subscribe(topic, handler)
+    runner.run(10_000)
+    assert ("exec.hotspot", runner.vm_id) in runtime
+    assert ("exec.block_translated", runner.vm_id) in runtime
+    assert ("mmu.tlb_flushed", "vm.stopped") == runtime[-1]
+    bus.stop()

@@ -99,6 +99,7 @@ class Machine(SystemHooks):
         self.backend = PythonBackend(self.port.block_functions(), passes=self.tiering.passes)
         self.publisher = publisher
         self.vm_id = vm_id
+        self.port.mmu.vm_id = vm_id
         self._heat: dict[tuple[int, int, int], int] = {}
         self._pause_requested = False
         self._last_capture: MachineState | None = None
@@ -127,6 +128,17 @@ class Machine(SystemHooks):
         self.hart.pc = image.entry
         self.image = image
         return image
+
+    # -- identity and bus --------------------------------------------------------------------
+    def attach(self, vm_id: UUID) -> None:
+        """Name the VM this machine runs: its runtime events and its MMU's carry the id, and
+        the MMU's handlers react only to that VM's domain events."""
+        self.vm_id = vm_id
+        self.port.mmu.vm_id = vm_id
+
+    def bus_handlers(self) -> dict[str, Callable[[object], None]]:
+        """Domain topics the machine reacts to (its MMU flushes the TLB on stop/restore ...)."""
+        return self.port.mmu.bus_handlers()
 
     # -- control -----------------------------------------------------------------------------
     def request_pause(self) -> None:
