@@ -98,15 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("demo", help="the main job: a tour of the lifecycle, then a replay check")
 
-    run = commands.add_parser(
-        "run", help="run a RISC-V guest ELF as a new VM (console on stdout); SIGUSR1 pauses,"
-        " SIGUSR2 resumes, SIGINT/SIGTERM stop")
-    run.add_argument("guest", help="a statically linked RV64 ELF for the virt-like machine")
-    run.add_argument("--name", help="VM name (default: the file name and a short id)")
-    run.add_argument("--memory", default="64M", help="guest RAM at 0x80000000 (default 64M)")
-    run.add_argument("--max-instructions", type=int, help="stop the guest after this many")
-    run.add_argument("--interpret", action="store_true",
-                     help="never translate blocks (interpreter tier only)")
+    from vmcore.guest_command import add_run_command
+
+    add_run_command(commands)
 
     from vmcore.store_command import add_store_commands
 

@@ -1,8 +1,10 @@
-"""``vmcore run GUEST``: boot a guest as a new VM, with signals for pause/resume/stop."""
+"""``vmcore run``: boot a guest as a new VM, or resume a VM from one of its machine
+snapshots; signals pause (and optionally snapshot), resume and stop it."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import uuid
@@ -12,31 +14,69 @@ from typing import Any
 
 from vmcore.application import ControlPlane
 from vmcore.domain import CommandContext, parse_memory_size
-from vmcore.run import GuestRunner, Outcome, boot
+from vmcore.errors import VmcoreError
+from vmcore.machine_snapshots import MachineSnapshots
+from vmcore.run import GuestRunner, Outcome, boot, resume_from_snapshot
 
 _ANNOUNCED = {"vm.started": "running (SIGUSR1 pauses, SIGUSR2 resumes, SIGINT stops)",
-              "vm.paused": "paused", "vm.resumed": "resumed"}
+              "vm.snapshot_restored": "running from a snapshot (SIGUSR1 pauses, SIGUSR2"
+                                      " resumes, SIGINT stops)",
+              "vm.paused": "paused", "vm.resumed": "resumed",
+              "vm.snapshot_created": "snapshot taken"}
+DEFAULT_SNAPSHOT_DIR = "./.vmcore/machine-snapshots"
+
+
+def add_run_command(commands: Any) -> None:
+    run = commands.add_parser(
+        "run", help="run a RISC-V guest ELF as a new VM (console on stdout), or resume a VM"
+        " from a machine snapshot; SIGUSR1 pauses, SIGUSR2 resumes, SIGINT/SIGTERM stop")
+    run.add_argument("guest", nargs="?", help="a statically linked RV64 ELF for the virt-like"
+                     " machine")
+    run.add_argument("--from-snapshot", nargs=2, metavar=("VM", "SNAPSHOT"),
+                     help="resume a created/stopped VM from one of its machine snapshots")
+    run.add_argument("--name", help="VM name (default: the file name and a short id)")
+    run.add_argument("--memory", default="64M", help="guest RAM at 0x80000000 (default 64M)")
+    run.add_argument("--max-instructions", type=int, help="stop the guest after this many")
+    run.add_argument("--interpret", action="store_true",
+                     help="never translate blocks (interpreter tier only)")
+    run.add_argument("--snapshot-on-pause", action="store_true",
+                     help="take a machine snapshot (pause-1, pause-2 ...) at every pause")
 
 
 def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
     """Returns the guest's exit code, or 1 when it crashed or was stopped. Lifecycle
     changes are announced on stderr as they are committed."""
-    name = args.name or f"{_label(args.guest)}-{uuid.uuid4().hex[:6]}"
-    runner, startup_ms = boot(cp, name, args.guest, parse_memory_size(args.memory),
-                              translate=not args.interpret, context=CommandContext(),
-                              publisher=bus.publish)
+    snapshots = MachineSnapshots(os.environ.get("VMCORE_MACHINE_SNAPSHOTS",
+                                                DEFAULT_SNAPSHOT_DIR))
+    context = CommandContext()
+    if args.from_snapshot:
+        vm_ref, snapshot_id = args.from_snapshot
+        runner = resume_from_snapshot(cp, vm_ref, snapshot_id, snapshots,
+                                      translate=not args.interpret, context=context,
+                                      publisher=bus.publish)
+        name, startup_ms = cp.get_vm(runner.vm_id).name, None
+    elif args.guest:
+        name = args.name or f"{_label(args.guest)}-{uuid.uuid4().hex[:6]}"
+        runner, startup_ms = boot(cp, name, args.guest, parse_memory_size(args.memory),
+                                  translate=not args.interpret, context=context,
+                                  publisher=bus.publish)
+        runner.snapshots = snapshots
+    else:
+        raise VmcoreError("vmcore run needs a GUEST file or --from-snapshot VM SNAPSHOT")
 
     def announce(event: Any) -> None:
         if event.originator_id == runner.vm_id and event.bus_topic in _ANNOUNCED:
-            sys.stderr.write(f"vmcore: VM {name} {_ANNOUNCED[event.bus_topic]}\n")
+            detail = f" {event.snapshot_id}" if event.bus_topic == "vm.snapshot_created" else ""
+            sys.stderr.write(f"vmcore: VM {name} {_ANNOUNCED[event.bus_topic]}{detail}\n")
             sys.stderr.flush()
 
     bus.subscribe("vm.*", announce, name="vmcore-run:announce")
     for topic, handler in runner.machine.bus_handlers().items():
         bus.subscribe(topic, handler, name=f"vmcore-run:mmu:{topic}")
-    previous = _install_signals(runner)
+    previous = _install_signals(runner, snapshot_on_pause=args.snapshot_on_pause)
     try:
-        summary = runner.run(args.max_instructions, startup_time_ms=startup_ms)
+        summary = runner.run(args.max_instructions, startup_time_ms=startup_ms,
+                             start=not args.from_snapshot)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -53,9 +93,11 @@ def _label(path: str) -> str:
     return (stem or "guest")[:40]
 
 
-def _install_signals(runner: GuestRunner) -> dict[int, Any]:
+def _install_signals(runner: GuestRunner, *, snapshot_on_pause: bool) -> dict[int, Any]:
     def pause(_signum: int, _frame: FrameType | None) -> None:
         runner.pause()
+        if snapshot_on_pause:
+            runner.snapshot(f"pause-{runner.pauses + 1}")
 
     def resume(_signum: int, _frame: FrameType | None) -> None:
         runner.resume()

@@ -29,8 +29,10 @@ from vmcore.domain import (
     discard_runtime_event,
 )
 from vmcore.errors import VmcoreError
+from vmcore.machine_snapshots import MachineSnapshots
 from vmcore_domain_services.execution import (
     Machine,
+    MachineState,
     RunResult,
     StopReason,
     TieringPolicy,
@@ -60,15 +62,21 @@ class GuestRunner:
     """Runs ``machine`` as the VM ``vm_id`` of ``control_plane``."""
 
     def __init__(self, control_plane: ControlPlane, vm_id: UUID, machine: Machine, *,
-                 context: CommandContext | None = None) -> None:
+                 context: CommandContext | None = None,
+                 snapshots: MachineSnapshots | None = None) -> None:
         self.control_plane = control_plane
         self.vm_id = vm_id
         self.machine = machine
         self.context = context or CommandContext()
+        self.snapshots = snapshots
         self._changed = threading.Condition()
         self._want_pause = False
         self._want_stop = False
         self._paused = False
+        self.pauses = 0
+        """How many pauses have been honoured (and recorded) so far."""
+        self._snapshot_requests: list[str] = []
+        self._last_snapshot: tuple[str, MachineState] | None = None
 
     # -- requests from other threads ----------------------------------------------------
 
@@ -90,9 +98,25 @@ class GuestRunner:
             self._changed.notify_all()
         self.machine.request_pause()
 
-    def wait_paused(self, timeout: float | None = None) -> bool:
+    def snapshot(self, snapshot_id: str) -> None:
+        """Snapshot the paused guest (recorded as ``SnapshotCreated``; a diff against the
+        previous snapshot of this run, if any). Needs a snapshot store; honoured while
+        paused, in request order."""
+        if self.snapshots is None:
+            raise VmcoreError("this runner has no machine snapshot store")
         with self._changed:
-            return self._changed.wait_for(lambda: self._paused, timeout)
+            self._snapshot_requests.append(snapshot_id)
+            self._changed.notify_all()
+
+    def wait_snapshots_taken(self, timeout: float | None = None) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._snapshot_requests, timeout)
+
+    def wait_paused(self, timeout: float | None = None, *, count: int = 1) -> bool:
+        """Wait until the guest is paused for at least the ``count``-th time."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._paused and self.pauses >= count,
+                                          timeout)
 
     def wait_running(self, timeout: float | None = None) -> bool:
         with self._changed:
@@ -101,9 +125,11 @@ class GuestRunner:
     # -- the run loop ---------------------------------------------------------------------
 
     def run(self, max_instructions: int | None = None, *,
-            startup_time_ms: int | None = None) -> RunSummary:
+            startup_time_ms: int | None = None, start: bool = True) -> RunSummary:
+        """Run to the end; ``start=False`` when the VM is already running (restored)."""
         cp, ctx = self.control_plane, self.context
-        cp.start_vm(self.vm_id, startup_time_ms=startup_time_ms, context=ctx)
+        if start:
+            cp.start_vm(self.vm_id, startup_time_ms=startup_time_ms, context=ctx)
         retired = 0
         while True:
             budget = None if max_instructions is None else max_instructions - retired
@@ -126,8 +152,21 @@ class GuestRunner:
         cp.pause_vm(self.vm_id, PauseReason.USER, context=ctx)
         with self._changed:
             self._paused = True
+            self.pauses += 1
             self._changed.notify_all()
-            self._changed.wait_for(lambda: self._want_stop or not self._want_pause)
+            while True:
+                self._changed.wait_for(lambda: self._want_stop or not self._want_pause
+                                       or bool(self._snapshot_requests))
+                if not self._snapshot_requests:
+                    break
+                snapshot_id = self._snapshot_requests[0]
+                self._changed.release()
+                try:
+                    self._take_snapshot(snapshot_id)
+                finally:
+                    self._changed.acquire()
+                self._snapshot_requests.pop(0)
+                self._changed.notify_all()
             stop = self._want_stop
         if not stop:
             cp.resume_vm(self.vm_id, context=ctx)
@@ -135,6 +174,16 @@ class GuestRunner:
             self._paused = False
             self._changed.notify_all()
         return stop
+
+    def _take_snapshot(self, snapshot_id: str) -> None:
+        assert self.snapshots is not None
+        base = self._last_snapshot
+        state = self.machine.capture_state(base[1] if base else None)
+        self.snapshots.save(self.vm_id, snapshot_id, state, base[0] if base else None)
+        self.control_plane.snapshot_vm(self.vm_id, snapshot_id, kind=state.kind,
+                                       base_snapshot_id=base[0] if base else None,
+                                       context=self.context)
+        self._last_snapshot = (snapshot_id, state)
 
     def _finish(self, result: RunResult, retired: int) -> RunSummary:
         cp, ctx = self.control_plane, self.context
@@ -174,3 +223,26 @@ def boot(control_plane: ControlPlane, name: str, elf: str, memory: int, *,
                                     context=context)
     machine.attach(vm_id)
     return GuestRunner(control_plane, vm_id, machine, context=context), startup_ms
+
+
+def resume_from_snapshot(control_plane: ControlPlane, vm_ref: str | UUID, snapshot_id: str,
+                         snapshots: MachineSnapshots, *, translate: bool = True,
+                         context: CommandContext | None = None,
+                         publisher: RuntimePublisher = discard_runtime_event,
+                         console: Callable[[bytes], None] | None = None) -> GuestRunner:
+    """A runner for a created or stopped VM, its machine restored from one of the VM's
+    snapshots; records ``SnapshotRestored`` (resumed). Continue with ``run(start=False)``."""
+    vm = control_plane.get_vm(vm_ref)
+    if snapshot_id not in vm.snapshots:
+        raise VmcoreError(f"VM {vm.name!r} has no snapshot {snapshot_id!r}")
+    options: dict[str, Any] = {"tiering": TieringPolicy(translate=translate),
+                               "publisher": publisher, "vm_id": vm.id}
+    if console is not None:
+        options["console"] = console
+    machine = Machine(vm.config.memory, **options)
+    state = snapshots.load(vm.id, snapshot_id)
+    machine.restore(state)
+    control_plane.restore_vm(vm.id, snapshot_id, resume=True, context=context)
+    runner = GuestRunner(control_plane, vm.id, machine, context=context, snapshots=snapshots)
+    runner._last_snapshot = (snapshot_id, state)
+    return runner

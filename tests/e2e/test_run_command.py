@@ -66,3 +66,36 @@ def test_a_missing_guest_is_one_line_and_no_vm(tmp_path: Path) -> None:
     assert 1 == result.returncode
     assert result.stderr.startswith("vmcore: error: cannot load guest")
     assert 1 == len(result.stderr.splitlines())
+
+
+def test_snapshot_on_pause_then_resume_the_vm_from_its_snapshot(tmp_path: Path) -> None:
+    guest = build(tmp_path, "spin", SPIN)
+    process = subprocess.Popen([sys.executable, "-m", "vmcore", "run", guest, "--name", "spin",
+                                "--snapshot-on-pause"],
+                               cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stderr is not None
+    try:
+        for awaited, signum in (("running", signal.SIGUSR1), ("paused", None),
+                                ("snapshot taken pause-1", signal.SIGTERM)):
+            line = process.stderr.readline()
+            assert f"vmcore: VM spin {awaited}" in line
+            if signum is not None:
+                process.send_signal(signum)
+        process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert (tmp_path / ".vmcore" / "machine-snapshots" / "manifests").is_dir()
+
+    resumed = vmcore("run", "--from-snapshot", "spin", "pause-1", "--max-instructions", "5000",
+                     cwd=tmp_path)
+    assert 1 == resumed.returncode, resumed.stderr
+    assert "instruction limit reached after 5000 instructions" in resumed.stderr
+    assert ["vm.paused", "vm.snapshot_created", "vm.stopped", "vm.snapshot_restored",
+            "vm.stopped"] == history("spin", tmp_path)[2:]
+
+
+def test_run_needs_a_guest_or_a_snapshot(tmp_path: Path) -> None:
+    result = vmcore("run", cwd=tmp_path)
+    assert (1, "vmcore: error: vmcore run needs a GUEST file or --from-snapshot VM SNAPSHOT\n"
+            ) == (result.returncode, result.stderr)
