@@ -63,7 +63,9 @@ class GuestRunner:
 
     def __init__(self, control_plane: ControlPlane, vm_id: UUID, machine: Machine, *,
                  context: CommandContext | None = None,
-                 snapshots: MachineSnapshots | None = None) -> None:
+                 snapshots: MachineSnapshots | None = None,
+                 last_snapshot: tuple[str, MachineState] | None = None) -> None:
+        """``last_snapshot`` (id, state) is the base of this run's next diff snapshot."""
         self.control_plane = control_plane
         self.vm_id = vm_id
         self.machine = machine
@@ -76,7 +78,7 @@ class GuestRunner:
         self.pauses = 0
         """How many pauses have been honoured (and recorded) so far."""
         self._snapshot_requests: list[str] = []
-        self._last_snapshot: tuple[str, MachineState] | None = None
+        self._last_snapshot = last_snapshot
 
     # -- requests from other threads ----------------------------------------------------
 
@@ -243,6 +245,5 @@ def resume_from_snapshot(control_plane: ControlPlane, vm_ref: str | UUID, snapsh
     state = snapshots.load(vm.id, snapshot_id)
     machine.restore(state)
     control_plane.restore_vm(vm.id, snapshot_id, resume=True, context=context)
-    runner = GuestRunner(control_plane, vm.id, machine, context=context, snapshots=snapshots)
-    runner._last_snapshot = (snapshot_id, state)
-    return runner
+    return GuestRunner(control_plane, vm.id, machine, context=context, snapshots=snapshots,
+                       last_snapshot=(snapshot_id, state))

@@ -3,7 +3,7 @@
 Depends only on the standard library, attrs and ``eventsourcing.domain``.
 """
 
-from vmcore.domain.aggregate import VirtualMachine, project_virtual_machine
+from vmcore.domain.aggregate import VirtualMachine
 from vmcore.domain.config import (
     KNOWN_FLAGS,
     PAGE_SIZE,
@@ -14,6 +14,7 @@ from vmcore.domain.config import (
 )
 from vmcore.domain.errors import DomainError, IllegalTransition, InvalidValue, InvariantViolation
 from vmcore.domain.events import EVENT_CLASSES, VmEvent
+from vmcore.domain.evolution import project_virtual_machine
 from vmcore.domain.lifecycle import (
     TRANSITIONS,
     PauseReason,
