@@ -126,15 +126,6 @@ def test_postgres_catch_up_restart_and_live(postgres_env: dict[str, str]) -> Non
     _check_catch_up_restart_and_live(postgres_env, view_app.factory.tracking_recorder())
 
 
-def _file_store_available() -> bool:
-    try:
-        import vmcore_event_store.file as module  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _file_store_available(), reason="vmcore_event_store.file not built yet")
 def test_file_store_catch_up_restart_and_live(tmp_path: Path) -> None:
     env = {"PERSISTENCE_MODULE": "vmcore_event_store.file", "VMCORE_FILE_STORE_PATH": str(tmp_path)}
     view_app = BusMeterApp(env=_sqlite_env(tmp_path / "view.db"))
