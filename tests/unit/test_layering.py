@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 OURS = ("vmcore", "vmcore_domain_services", "vmcore_event_store")
 DOMAIN_THIRD_PARTY = ("attrs", "eventsourcing.domain", "eventsourcing.utils")
 SIBLING_IMPORTERS = ("vmcore.application", "vmcore.container", "vmcore.cli", "vmcore.demo",
-                     "vmcore.run", "vmcore.guest_command", "vmcore.store_command")
+                     "vmcore.run", "vmcore.guest_command", "vmcore.store_command",
+                     "vmcore.machine_snapshots")
 
 
 def modules(package: str) -> list[tuple[str, Path]]:
