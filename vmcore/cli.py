@@ -27,7 +27,6 @@ from vmcore.presenters import (
 from vmcore.queries import EventQuery
 
 EXIT_USER_ERROR = 1
-EXIT_USAGE = 2
 _VM_COLUMNS = ["name", "id", "state", "reason", "version", "vcpus", "memory", "arch"]
 _SIMPLE_COMMANDS: dict[str, Callable[[ControlPlane, str, argparse.Namespace], Any]] = {
     "start": lambda cp, ref, a: cp.start_vm(ref),

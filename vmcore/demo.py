@@ -64,7 +64,11 @@ def run_demo(control_plane: ControlPlane, reopen: Callable[[], ControlPlane],
     ids = [web, db, batch]
     out.write("\n" + table([vm_summary(cp.get_vm(i)) for i in ids],
                            ["name", "state", "reason", "version", "vcpus", "memory", "arch"]))
-    return _check_replays(cp, reopen(), ids, out)
+    fresh = reopen()
+    try:
+        return _check_replays(cp, fresh, ids, out)
+    finally:
+        fresh.close()
 
 
 def _try(command: Callable[[], object]) -> str:
