@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.e2e.cli_runner import ROOT, vmcore, vmcore_env
 from tests.integration.test_guest_runner import SPIN, build
 
-ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "examples" / "guests" / "build"
 
 
-def vmcore(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vmcore", *args], cwd=cwd, text=True,
-                          capture_output=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
 
 
 def history(name: str, cwd: Path) -> list[str]:
@@ -43,7 +38,7 @@ def test_the_paging_kernel_handles_its_user_page_fault(tmp_path: Path) -> None:
 def test_signals_pause_resume_and_stop_a_running_guest(tmp_path: Path) -> None:
     guest = build(tmp_path, "spin", SPIN)
     process = subprocess.Popen([sys.executable, "-m", "vmcore", "run", guest, "--name", "spin"],
-                               cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               cwd=tmp_path, env=vmcore_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     try:
@@ -72,7 +67,7 @@ def test_snapshot_on_pause_then_resume_the_vm_from_its_snapshot(tmp_path: Path) 
     guest = build(tmp_path, "spin", SPIN)
     process = subprocess.Popen([sys.executable, "-m", "vmcore", "run", guest, "--name", "spin",
                                 "--snapshot-on-pause"],
-                               cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                               cwd=tmp_path, env=vmcore_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     try:

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.e2e.cli_runner import vmcore
 from tests.integration.conftest import create_schema
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def vmcore(*args: str, cwd: Path, env: dict[str, str] | None = None
-           ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "vmcore", *args], cwd=cwd, text=True,
-                          capture_output=True, timeout=300,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)} | (env or {}))
 
 
 def test_copy_file_to_sqlite_to_postgres_and_verify(tmp_path: Path) -> None:
