@@ -25,7 +25,7 @@ from vmcore.domain import (
     name_claim_id,
     project_virtual_machine,
 )
-from vmcore.errors import ConcurrencyConflict, NameTaken, VmNotFound
+from vmcore.errors import ConcurrencyConflict, NameTaken, VersionNotFound, VmNotFound
 from vmcore.queries import EventQuery
 
 T = TypeVar("T")
@@ -187,10 +187,18 @@ class ControlPlane(Application[UUID]):
             vm: VirtualMachine = self.repository.get(
                 vm_id, version=version, projector_func=project_virtual_machine)
         except AggregateNotFoundError:
+            if version is not None:
+                self._check_version(ref, vm_id, version)
             raise VmNotFound(str(ref)) from None
         if not isinstance(vm, VirtualMachine):
             raise VmNotFound(str(ref))
+        if version is not None and vm.version != version:
+            raise VersionNotFound(str(ref), version, vm.version)
         return vm
+
+    def _check_version(self, ref: str | UUID, vm_id: UUID, version: int) -> None:
+        latest = self.get_vm(vm_id).version
+        raise VersionNotFound(str(ref), version, latest)
 
     def replay_vm(self, ref: str | UUID) -> VirtualMachine:
         """The VM rebuilt from every stored event, ignoring snapshots and caches."""

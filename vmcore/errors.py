@@ -17,6 +17,14 @@ class VmNotFound(VmcoreError, LookupError):
         super().__init__(f"no VM named or with id {reference!r}")
 
 
+class VersionNotFound(VmcoreError, LookupError):
+    def __init__(self, reference: str, version: int, latest: int) -> None:
+        self.reference = reference
+        self.version = version
+        self.latest = latest
+        super().__init__(f"VM {reference!r} has versions 1 to {latest}, not {version}")
+
+
 class NameTaken(VmcoreError):
     def __init__(self, name: str) -> None:
         self.name = name

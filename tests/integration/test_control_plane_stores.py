@@ -8,7 +8,7 @@ import pytest
 
 from vmcore.application import ControlPlane, retry_on_conflict
 from vmcore.domain import CommandContext, IllegalTransition, Trn, VmConfig, VmState
-from vmcore.errors import ConcurrencyConflict, NameTaken, VmNotFound
+from vmcore.errors import ConcurrencyConflict, NameTaken, VersionNotFound, VmNotFound
 from vmcore.queries import EventQuery
 
 
@@ -102,3 +102,14 @@ def test_events_are_queried_across_vms(vmcore_store_env: dict[str, str]) -> None
         assert 2 == len(cp.query_events(EventQuery(correlation_id="req-a")))
         assert [b] == [e.originator_id for e in cp.query_events(EventQuery(trn="trn:vm:b",
                                                                            topic="vm.crash*"))]
+
+
+def test_a_version_the_vm_never_had_is_named(vmcore_store_env: dict[str, str]) -> None:
+    with ControlPlane(vmcore_store_env, snapshot_interval=2) as cp:
+        vm_id = cp.create_vm("web-1", VmConfig())
+        cp.start_vm(vm_id)
+        cp.pause_vm(vm_id)
+        for version in (0, 4):
+            with pytest.raises(VersionNotFound) as missing:
+                cp.get_vm("web-1", version=version)
+            assert "VM 'web-1' has versions 1 to 3, not " + str(version) == str(missing.value)
