@@ -9,8 +9,9 @@ medians and ratios, because absolute rates drift on a shared machine.
   so a walk reads memory and writes nothing), next to QEMU 5.0's own walker reached through
   ``uc_vmem_translate`` (ctypes; Unicorn 2.1.4), on the same tables.
 * TLB hit cost: ``Tlb.lookup`` and ``MmuService.translate`` on a resident working set, next
-  to ``dict.get(va >> 12)`` inline and inside a function (the Python floor for "find the
-  translation of va").
+  to ``dict.get(va >> 12)`` inline (the goal's yardstick) and inside a function, and to
+  ``dict.get`` plus the page offset inline (a plain dict that returns the physical address,
+  as a TLB hit must; for information only).
 * hit rate of the default TLB geometry on a synthetic working set (90% of accesses to a hot
   set of 256 pages, 10% to 16 Ki cold pages).
 
@@ -198,6 +199,13 @@ def _tlb_contenders(pages: int, rounds: int) -> dict[str, Callable[[], int]]:
             get(va >> 12)
         return len(stream)
 
+    def dict_offset() -> int:
+        for va in stream:
+            base = get(va >> 12)
+            if base is not None:
+                base | (va & 0xFFF)
+        return len(stream)
+
     def dict_function() -> int:
         def find(va: int) -> int | None:
             return get(va >> 12)
@@ -215,14 +223,16 @@ def _tlb_contenders(pages: int, rounds: int) -> dict[str, Callable[[], int]]:
 
     def service_translate() -> int:
         misses = service.tlb.misses
+        load = Access.LOAD  # hoisted: the loop should time translate, not an enum lookup
         for va in stream:
-            translate(va, Access.LOAD)
+            translate(va, load)
         assert service.tlb.misses == misses, "the TLB benchmark must measure hits only"
         return len(stream)
 
     return {
         "dict.get inline": dict_inline,
         "dict.get in a function": dict_function,
+        "dict.get + offset inline": dict_offset,
         "Tlb.lookup (hit)": tlb_lookup,
         "MmuService.translate (hit)": service_translate,
     }
@@ -297,9 +307,11 @@ def main(argv: list[str] | None = None) -> None:
 
     sv39 = walk_rates[SV39.name]
     ratio = medians["Tlb.lookup (hit)"] / floor
+    service_ratio = medians["MmuService.translate (hit)"] / floor
     print("\n## Goals")
     print(f"Sv39 walks/s >= 300k: {'met' if sv39 >= 300_000 else 'NOT met'} ({sv39:,.0f})")
     print(f"TLB hit <= 2x dict.get: {'met' if ratio <= 2 else 'NOT met'} ({ratio:.2f}x)")
+    print(f"(MmuService.translate hit: {service_ratio:.2f}x dict.get)")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ _PACK: dict[int, Callable[[bytearray, int, int], None]] = {
     4: struct.Struct("<I").pack_into,
     8: struct.Struct("<Q").pack_into,
 }
+_unpack_u64 = _UNPACK[8]
+_LAST_U64 = PAGE_SIZE - 8
 _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFF_FFFF, 8: 0xFFFF_FFFF_FFFF_FFFF}
 
 
@@ -86,6 +88,15 @@ class GuestMemory:
                 if unpack is not None:
                     return unpack(page, offset)[0]
         return self._read_slow(address, size)
+
+    def read_u64(self, address: int) -> int:
+        """``read(address, 8)`` with the size fixed (page-table walks read nothing else)."""
+        page = self._pages.get(address >> PAGE_SHIFT)
+        if page is not None:
+            offset = address & _OFFSET_MASK
+            if offset <= _LAST_U64:
+                return _unpack_u64(page, offset)[0]
+        return self._read_slow(address, 8)
 
     def write(self, address: int, size: int, value: int) -> None:
         """Store the low ``size`` (1/2/4/8) bytes of ``value`` little-endian."""

@@ -57,6 +57,15 @@ class RiscvContext:
     def _rights_key(self) -> tuple[int, bool, bool]:
         return (int(self.privilege), self.sum, self.mxr)
 
+    rights_table: tuple[int, ...] = field(init=False, eq=False, repr=False)
+    """``rights_table[pte & 0xFF]``: the rights a leaf grants under this context."""
+
+    @rights_table.default
+    def _rights_table(self) -> tuple[int, ...]:
+        from vmcore_domain_services.mmu.permissions import riscv_rights_table
+
+        return riscv_rights_table(self.rights_key)
+
 
 @frozen
 class X86Context:
@@ -77,3 +86,12 @@ class X86Context:
     @rights_key.default
     def _rights_key(self) -> tuple[bool, bool, bool, bool]:
         return (self.cpl == 3, self.wp, self.smep, self.smap and not self.ac)
+
+    rights_table: tuple[int, ...] = field(init=False, eq=False, repr=False)
+    """``rights_table[key]``: the rights an accumulated permission key grants here."""
+
+    @rights_table.default
+    def _rights_table(self) -> tuple[int, ...]:
+        from vmcore_domain_services.mmu.permissions import x86_rights_table
+
+        return x86_rights_table(self.rights_key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -14,3 +15,13 @@ class PhysicalMemory(Protocol):
     def read(self, address: int, size: int, /) -> int: ...
 
     def write(self, address: int, size: int, value: int, /) -> None: ...
+
+
+def u64_reader(memory: PhysicalMemory) -> Callable[[int], int]:
+    """An 8-byte load for a walk: ``GuestMemory.read_u64`` when the memory has one (no size
+    dispatch per PTE), else ``memory.read(address, 8)``."""
+    read_u64: Callable[[int], int] | None = getattr(memory, "read_u64", None)
+    if read_u64 is not None:
+        return read_u64
+    read = memory.read
+    return lambda address: read(address, 8)

@@ -13,18 +13,24 @@ from vmcore_domain_services.mmu.permissions import (
     PTE_V,
     PTE_W,
     PTE_X,
-    riscv_rights_table,
 )
-from vmcore_domain_services.mmu.protocols import PhysicalMemory
+from vmcore_domain_services.mmu.protocols import PhysicalMemory, u64_reader
 from vmcore_domain_services.mmu.results import PageFault, Translation
 
 PAGE_FAULT_CAUSE = (12, 13, 15)
 ACCESS_FAULT_CAUSE = (1, 5, 7)
-_PPN_MASK = (1 << 44) - 1
 _LEAF = PTE_R | PTE_X
-_RIGHTS: dict[tuple[int, bool, bool], tuple[int, ...]] = {}
 _new_translation = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
 _TOP_ONES = {levels: (1 << (65 - 12 - 9 * levels)) - 1 for levels in (3, 4, 5)}
+_LEVEL_SHIFT = (12, 21, 30, 39, 48, 57)  # page shift at each level (and VA bits per levels)
+_INVALID, _POINTER, _LEAF_KIND = 0, 1, 2
+# By the PTE's V, R, W, X bits: V=0 or W without R is invalid, R=W=X=0 a pointer.
+_KIND = tuple(
+    _INVALID
+    if not bits & PTE_V or bits & (PTE_R | PTE_W) == PTE_W
+    else (_LEAF_KIND if bits & _LEAF else _POINTER)
+    for bits in range(16)
+)
 
 
 def walk_riscv(
@@ -44,44 +50,43 @@ def walk_riscv(
     """
     if context.privilege == 3:
         return Translation(va, 4096, 0xFF, ALL_RIGHTS, False, (), 0)
-    top = va >> (mode.page_shift + mode.levels * mode.index_bits - 1)
-    if top and top != _TOP_ONES[mode.levels]:
+    levels = mode.levels
+    top = va >> (_LEVEL_SHIFT[levels] - 1)
+    if top and top != _TOP_ONES[levels]:
         return _page_fault(va, access, "non-canonical address")
     compat = context.qemu_5_0
-    read = memory.read
-    level = mode.levels - 1
+    read = u64_reader(memory)
+    level = levels - 1
+    shift = _LEVEL_SHIFT[level]
     table = root
     pte_addresses: list[int] = []
+    append = pte_addresses.append
     while True:
-        pte_address = table + ((va >> (12 + 9 * level)) & 0x1FF) * 8
+        pte_address = table + ((va >> shift) & 0x1FF) * 8
         try:
-            pte = read(pte_address, 8)
+            pte = read(pte_address)
         except MemoryAccessError:
             if not compat:
                 return PageFault(ACCESS_FAULT_CAUSE[access], va, access, 0, "PTE outside memory")
             pte = 0  # QEMU 5.0 reads unassigned memory as zero: V=0, a page fault
-        pte_addresses.append(pte_address)
-        if not pte & PTE_V:
-            return _page_fault(va, access, f"V=0 at level {level}")
-        if pte & (PTE_R | PTE_W) == PTE_W:
-            return _page_fault(va, access, f"W without R at level {level}")
-        if compat:
-            ppn = pte >> 10
-        else:
-            if pte >> 54:
+        append(pte_address)
+        kind = _KIND[pte & 0xF]  # V, R, W, X: invalid, pointer or leaf
+        if kind != _POINTER:
+            if kind == _INVALID:
+                return _invalid(va, access, pte, level)
+            if pte >> 54 and not compat:
                 return _page_fault(va, access, f"reserved bits 63:54 set at level {level}")
-            ppn = (pte >> 10) & _PPN_MASK
-        if pte & _LEAF:
             break
-        level -= 1
-        if level < 0:
+        if pte >> 54 and not compat:
+            return _page_fault(va, access, f"reserved bits 63:54 set at level {level}")
+        if not level:
             return _page_fault(va, access, "no leaf at level 0")
-        table = ppn << 12
-    table_key = context.rights_key
-    rights_table = _RIGHTS.get(table_key)
-    if rights_table is None:
-        rights_table = _RIGHTS[table_key] = riscv_rights_table(table_key)
-    rights = rights_table[pte & 0xFF]
+        level -= 1
+        shift -= 9
+        table = (pte >> 10) << 12
+    # Bits 63:54 are clear here unless compat (QEMU 5.0 folds them into the PPN).
+    ppn = pte >> 10
+    rights = context.rights_table[pte & 0xFF]
     if not rights >> access & 1:
         return _page_fault(va, access, f"{access.name.lower()} not permitted by PTE/context")
     if level and ppn & ((1 << (9 * level)) - 1):
@@ -96,12 +101,17 @@ def walk_riscv(
                 memory.write(pte_address, 8, pte)
             except MemoryAccessError:
                 return PageFault(ACCESS_FAULT_CAUSE[access], va, access, 0, "PTE outside memory")
-    shift = 12 + 9 * level
     physical = ((ppn >> (9 * level)) << shift) | (va & ((1 << shift) - 1))
     return _new_translation(
         Translation,
         (physical, 1 << shift, pte & 0xFF, rights, pte & PTE_G != 0, tuple(pte_addresses), pte),
     )
+
+
+def _invalid(va: int, access: Access, pte: int, level: int) -> PageFault:
+    if not pte & PTE_V:
+        return _page_fault(va, access, f"V=0 at level {level}")
+    return _page_fault(va, access, f"W without R at level {level}")
 
 
 def _page_fault(va: int, access: Access, reason: str) -> PageFault:

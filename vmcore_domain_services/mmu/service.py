@@ -12,7 +12,7 @@ from vmcore_domain_services.mmu.modes import PagingMode, root_from_cr3, root_fro
 from vmcore_domain_services.mmu.permissions import tlb_table_for
 from vmcore_domain_services.mmu.protocols import PhysicalMemory
 from vmcore_domain_services.mmu.results import PageFault, Translation
-from vmcore_domain_services.mmu.tlb import Tlb, TlbStats
+from vmcore_domain_services.mmu.tlb import Tlb, TlbStats, Translate
 from vmcore_domain_services.mmu.walker import walk
 
 FLUSHING_TOPICS = (
@@ -33,7 +33,14 @@ class MmuService:
     ``mode`` None means Bare (no translation). The TLB is tagged with the current ASID
     (RISC-V satp.ASID, x86 PCID); permission changes in ``context`` (privilege, SUM, MXR,
     WP, SMEP, SMAP...) take effect at once because every hit is re-checked.
+
+    ``translate(va, access)`` is the executor's entry point: the physical address of
+    ``va`` for ``access``, or ``MmuTrap`` on a fault. It is a function bound by the TLB
+    (:meth:`Tlb.bind`) to the current ASID and permission table, rebound whenever either
+    changes: a hit is one dict probe and a permission re-check, with no attribute lookups.
     """
+
+    translate: Translate
 
     def __init__(
         self,
@@ -56,17 +63,16 @@ class MmuService:
         self._context: RiscvContext | X86Context = context or RiscvContext()
         shifts = tuple(mode.page_shift_at(level) for level in mode.leaf_levels) if mode else ()
         self.tlb = tlb if tlb is not None else Tlb(shifts[:3] or (12, 21, 30))
-        self._lookup = self.tlb.lookup
+        self._lookup_slow = self.tlb.lookup_slow
         self._table = tlb_table_for(self._context)
-        self._bare = self._is_bare()
+        self._bare = False
+        self._rebind()
         self.page_faults = 0
 
     # -- translation ----------------------------------------------------------------------
-    def translate(self, va: int, access: Access) -> int:
-        """The physical address of ``va`` for ``access``; raises ``MmuTrap`` on a fault."""
-        if self._bare:
-            return va
-        pa = self._lookup(va, self._asid, access, self._table)
+    def _miss(self, va: int, access: Access) -> int:
+        """``translate`` past the probe map: the set-associative TLB, then a walk."""
+        pa = self._lookup_slow(va, self._asid, access, self._table)
         if pa is not None:
             return pa
         assert self._mode is not None
@@ -92,18 +98,19 @@ class MmuService:
         """New privilege / status bits; needs no flush (hits are re-checked)."""
         self._context = context
         self._table = tlb_table_for(context)
-        self._bare = self._is_bare()
+        self._rebind()
 
     def write_satp(self, satp: int) -> None:
         """RISC-V satp write: new mode, root and ASID. Like hardware, no implicit flush:
         software follows with sfence.vma."""
         self._mode, self._root, self._asid = root_from_satp(satp)
-        self._bare = self._is_bare()
+        self._rebind()
 
     def write_cr3(self, cr3: int, pcide: bool = False) -> None:
         """x86-64 CR3 write: new root; flushes the non-global entries of the new PCID
         (all PCIDs without CR4.PCIDE) unless bit 63 (no-flush, PCIDE only) is set."""
         self._root, self._asid = root_from_cr3(cr3, pcide)
+        self._rebind()
         if pcide and cr3 >> 63:
             return
         if pcide:
@@ -137,6 +144,13 @@ class MmuService:
         self.flush_tlb(reason=str(getattr(event, "bus_topic", type(event).__name__)))
 
     # -- helpers --------------------------------------------------------------------------
+    def _rebind(self) -> None:
+        self._bare = self._is_bare()
+        if self._bare:
+            self.translate = _untranslated
+        else:
+            self.translate = self.tlb.bind(self._asid, self._table, self._miss)
+
     def _is_bare(self) -> bool:
         if self._mode is None:
             return True
@@ -151,3 +165,8 @@ class MmuService:
                 {"scope": scope, "dropped": dropped, "reason": reason},
             )
         )
+
+
+def _untranslated(va: int, access: Access) -> int:
+    """``translate`` in Bare mode (and in RISC-V M-mode): the identity."""
+    return va

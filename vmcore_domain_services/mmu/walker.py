@@ -12,6 +12,7 @@ from vmcore_domain_services.mmu.riscv_walker import walk_riscv
 from vmcore_domain_services.mmu.x86_walker import walk_x86
 
 Context = RiscvContext | X86Context
+_RISCV = Architecture.RISCV
 
 
 def walk(
@@ -29,7 +30,12 @@ def walk(
     Returns a :class:`Translation` or a :class:`PageFault` value; never raises for a guest
     fault. A/D bits are updated in memory as the context's policy says, unless ``probe``.
     """
-    if mode.architecture is Architecture.RISCV:
+    riscv = mode.architecture is _RISCV
+    if type(context) is RiscvContext and riscv:  # the exact-type tests are the fast path
+        return walk_riscv(mode, root, va, access, context, memory, probe)
+    if type(context) is X86Context and not riscv:
+        return walk_x86(mode, root, va, access, context, memory, probe)
+    if riscv:
         if not isinstance(context, RiscvContext):
             raise TypeError(f"{mode.name} needs a RiscvContext, not {type(context).__name__}")
         return walk_riscv(mode, root, va, access, context, memory, probe)

@@ -10,9 +10,8 @@ from vmcore_domain_services.mmu.permissions import (
     X86_KEY_NX,
     X86_KEY_U,
     X86_KEY_W,
-    x86_rights_table,
 )
-from vmcore_domain_services.mmu.protocols import PhysicalMemory
+from vmcore_domain_services.mmu.protocols import PhysicalMemory, u64_reader
 from vmcore_domain_services.mmu.results import PageFault, Translation
 
 PF_VECTOR = 14
@@ -35,6 +34,8 @@ _NX = 1 << 63
 _ADDRESS = 0x000F_FFFF_FFFF_F000
 _new_translation = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
 _LARGE_RSVD = ((1 << 30) - 1) & _ADDRESS & ~_PAT_LARGE
+_CANONICAL_SHIFT = {4: 47, 5: 56}  # bits 63..47 (63..56 with LA57) must all be equal
+_TOP_ONES = {levels: (1 << (64 - shift)) - 1 for levels, shift in _CANONICAL_SHIFT.items()}
 
 
 def walk_x86(
@@ -53,34 +54,36 @@ def walk_x86(
     ``context.qemu_5_0`` a 1 GiB leaf gets its A bit before its permission and large-page
     reserved-bit checks, as QEMU 5.0 does. With ``probe`` nothing is written.
     """
-    if not mode.is_canonical(va):
+    levels = mode.levels
+    top = va >> _CANONICAL_SHIFT[levels]
+    if top and top != _TOP_ONES[levels]:
         return PageFault(GP_VECTOR, va, access, 0, "non-canonical address")
     reserved = _ADDRESS & ~((1 << context.max_phys_bits) - 1)
     if not context.nxe:
         reserved |= _NX
-    read = memory.read
-    level = mode.levels - 1
+    nxe = context.nxe
+    read = u64_reader(memory)
+    level = levels - 1
     table = root
-    writable = user = True
-    no_exec = False
+    every = -1  # AND of the entries: R/W and U/S must be set at every level
+    some = 0  # OR of the entries: XD set at any level
     pte_addresses: list[int] = []
     while True:
         entry_address = table + ((va >> (12 + 9 * level)) & 0x1FF) * 8
         try:
-            entry = read(entry_address, 8)
+            entry = read(entry_address)
         except MemoryAccessError:
             return _fault(va, access, context, 0, "paging entry outside memory")
         pte_addresses.append(entry_address)
         if not entry & _P:
             return _fault(va, access, context, 0, f"not present at level {level}")
-        writable = writable and bool(entry & _RW)
-        user = user and bool(entry & _US)
-        no_exec = no_exec or bool(entry & _NX and context.nxe)
-        large = level in (1, 2) and bool(entry & _PS)
+        every &= entry
+        some |= entry
+        large = entry & _PS != 0 and 0 < level < 3
         rsvd = reserved
         if level >= 3:
             rsvd |= _PS
-        if large:
+        elif large:
             rsvd |= ((1 << (12 + 9 * level)) - 1) & _ADDRESS & ~_PAT_LARGE
         if large and level == 2 and context.qemu_5_0 and not entry & rsvd & ~_LARGE_RSVD:
             entry = _set_accessed(memory, entry_address, entry, probe)
@@ -88,12 +91,13 @@ def walk_x86(
             return _fault(va, access, context, PF_P | PF_RSVD, f"reserved bit at level {level}")
         if level == 0 or large:
             break
-        entry = _set_accessed(memory, entry_address, entry, probe)
+        if not entry & _A:
+            entry = _set_accessed(memory, entry_address, entry, probe)
         table = entry & _ADDRESS
         level -= 1
-    key = (X86_KEY_W if writable else 0) | (X86_KEY_U if user else 0)
-    key |= X86_KEY_NX if no_exec else 0
-    rights = x86_rights_table(context.rights_key)[key]
+    key = (X86_KEY_W if every & _RW else 0) | (X86_KEY_U if every & _US else 0)
+    key |= X86_KEY_NX if nxe and some & _NX else 0
+    rights = context.rights_table[key]
     if not rights >> access & 1:
         return _fault(va, access, context, PF_P, f"{access.name.lower()} not permitted")
     updated = entry | _A | (_D if access == Access.STORE else 0)

@@ -230,3 +230,64 @@ def test_pages_larger_than_every_class_are_cached_in_the_largest_class() -> None
 def test_asids_beyond_sixteen_bits_are_refused() -> None:
     with pytest.raises(ValueError):
         Tlb().insert(0, 1 << 16, _translation(0))
+
+
+@settings(max_examples=300)
+@given(entries=_ENTRIES, op=_OPERATIONS)
+def test_the_probe_maps_never_serve_an_entry_the_tlb_dropped(
+    entries: list[tuple[int, int, int, bool]], op: _Op
+) -> None:
+    tlb = Tlb((12, 21), {12: TlbGeometry(64, 64), 21: TlbGeometry(4, 64)})
+    table = tuple([7] * 256)
+    for page, size, asid, glob in entries:
+        va = (page * 4096) & -size
+        tlb.insert(va, asid, _translation(0x1000_0000 + va, size, glob=glob))
+    for page in range(64):  # every entry gets a probe-map alias in every ASID it serves
+        for asid in range(4):
+            tlb.lookup(page * 4096, asid, Access.LOAD, table)
+    page = 0 if op.page is None else op.page * 4096
+    if op.kind == "address":
+        tlb.invalidate_address(page, op.asid, op.flag)
+    elif op.kind == "asid":
+        tlb.invalidate_asid(op.asid or 0)
+    elif op.kind == "range":
+        tlb.invalidate_range(page, op.end_page * 4096, op.asid)
+    elif op.kind == "flush":
+        tlb.flush(keep_global=op.flag)
+    else:
+        tlb.sfence_vma(None if op.page is None else page, op.asid)
+    kept = list(tlb.entries())
+    for page in range(64):
+        for asid in range(4):
+            va = page * 4096 + 8
+            covered = any(
+                base <= va < base + size and owner in (None, asid) for base, owner, size, _ in kept
+            )
+            expected = 0x1000_0000 + va if covered else None
+            assert expected == tlb.lookup(va, asid, Access.LOAD, table)
+
+
+def test_an_evicted_global_entry_leaves_no_alias_in_any_asid() -> None:
+    tlb = Tlb((12,), {12: TlbGeometry(1, 1)})
+    table = tuple([7] * 256)
+    tlb.insert(0x5000, 0, _translation(0x9000, glob=True))
+    served = [tlb.lookup(0x5008, asid, Access.LOAD, table) for asid in (0, 1, 2)]
+    tlb.insert(0x6000, 1, _translation(0xA000))
+    expected = ([0x9008] * 3, [None] * 3, (3, 3, 1))
+    after = [tlb.lookup(0x5008, asid, Access.LOAD, table) for asid in (0, 1, 2)]
+    stats = tlb.stats()
+    assert expected == (served, after, (stats.hits, stats.misses, stats.evictions))
+
+
+def test_reset_stats_restarts_the_counts() -> None:
+    tlb = Tlb()
+    table = tuple([7] * 256)
+    tlb.insert(0x5000, 0, _translation(0x9000))
+    tlb.lookup(0x5000, 0, Access.LOAD, table)
+    tlb.lookup(0x7000, 0, Access.LOAD, table)
+    tlb.reset_stats()
+    tlb.lookup(0x5000, 0, Access.LOAD, table)
+    tlb.insert(0x7000, 0, _translation(0xB000))
+    stats = tlb.stats()
+    expected = (1, 0, 0, 2)
+    assert expected == (stats.hits, stats.misses, stats.evictions, stats.entries)
