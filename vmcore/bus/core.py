@@ -40,8 +40,8 @@ class UnifiedEventBus:
     * A raising handler never affects the others: its delivery is retried per its
       :class:`RetryPolicy`, then dead-lettered (:attr:`dead_letters`, :meth:`redrive`).
     * ``upcaster`` (``event -> event``) runs before dispatch, so handlers see current classes.
-    * Synchronous handler latency is timed on one event in ``latency_sampling`` per topic
-      (a power of two; 1 times every delivery); counters are exact.
+    * Synchronous and asynchronous latency is timed on one event in ``latency_sampling``
+      per topic (a power of two; 1 times every delivery); counters are exact.
     * Asynchronous and batch-timer work runs on ``workers`` asyncio tasks (default 4) on the
       loop current at :meth:`start`, or on one background thread: at most ``workers + 1``
       tasks and one thread.
@@ -244,7 +244,7 @@ class UnifiedEventBus:
             for deliver in route.untimed if route.count & self._sample_mask else route.sync:
                 deliver(event)
         if route.queued_groups:
-            t0 = self.clock.now()
+            t0 = None if route.count & self._sample_mask else self.clock.now()
             for worker, subs in route.queued_groups:
                 self._pool.submit(worker, (subs, event, t0, False), priority, self._block)
         if route.batched:
@@ -258,9 +258,11 @@ class UnifiedEventBus:
             self._unrouted += 1
             return
         if route.sync:
-            self._run_sync(route, event)
+            self._run_sync(route, event)  # counts the event
+        else:
+            route.count += 1
         if route.queued_groups:
-            t0 = self.clock.now()
+            t0 = None if route.count & self._sample_mask else self.clock.now()
             pool = self._pool
             if pool.accepting and not pool.priority_queues and pool.on_loop_thread():
                 queues = pool.queues  # the common case, inlined: no coroutine per put

@@ -172,11 +172,12 @@ class Subscription:
         self._dead_letter(payload, error, attempt, count)
 
     async def deliver_async(
-        self, payload: Any, t0: float, count: int = 1, error: Exception | None = None
+        self, payload: Any, t0: float | None, count: int = 1, error: Exception | None = None
     ) -> None:
         """Deliver on the event loop: await coroutine handlers, back off on the clock.
 
-        ``error`` is the failure of a first attempt the caller already made."""
+        ``error`` is the failure of a first attempt the caller already made; ``t0`` is
+        ``None`` for an event whose latency is not sampled."""
         metrics, retry, attempt = self.metrics, self.retry, 1
         if error is None:
             try:
@@ -217,9 +218,10 @@ class Subscription:
         assert self.batcher is not None
         self.batcher.observe(self.clock.now() - first_at)
 
-    def _succeeded(self, t0: float, count: int) -> None:
+    def _succeeded(self, t0: float | None, count: int) -> None:
         self.metrics.delivered += count
-        self.metrics.latencies.append(self.clock.now() - t0)
+        if t0 is not None:
+            self.metrics.latencies.append(self.clock.now() - t0)
 
     def _dead_letter(self, payload: Any, error: BaseException, attempts: int, count: int) -> None:
         is_batch = self.batcher is not None and isinstance(payload, list)

@@ -8,7 +8,6 @@ event loop that is current when the bus is started, or on one background thread 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
 import threading
 from collections.abc import Coroutine, Sequence
@@ -16,10 +15,12 @@ from concurrent.futures import Future
 from typing import Any
 
 from vmcore.bus.errors import BusNotRunning, QueueFull
+from vmcore.bus.queues import PriorityWorkQueue, WorkQueue
 from vmcore.bus.subscription import Subscription
 
-Item = tuple[Sequence[Subscription], Any, float, bool]
-"""(subscriptions, event or batch, enqueued-at, is-batch)."""
+Item = tuple[Sequence[Subscription], Any, float | None, bool]
+"""(subscriptions, event or batch, enqueued-at or ``None`` when latency is not sampled,
+is-batch)."""
 
 _STOP: Any = object()
 _log = logging.getLogger(__name__)
@@ -43,11 +44,10 @@ class WorkerPool:
         self.priority_queues = priority_queues
         self.tick = tick
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.queues: list[asyncio.Queue[Any]] = []
+        self.queues: list[WorkQueue] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._thread: threading.Thread | None = None
         self._loop_thread_id = -1
-        self._seq = itertools.count()
         self._semaphore: asyncio.Semaphore | None = None
         self.accepting = False
         self.on_tick: Any = None
@@ -73,8 +73,8 @@ class WorkerPool:
             self._start_on(loop)
 
     def _start_on(self, loop: asyncio.AbstractEventLoop) -> None:
-        queue_class = asyncio.PriorityQueue if self.priority_queues else asyncio.Queue
-        self.queues = [queue_class(self.max_queue_size) for _ in range(self.workers)]
+        queue_class = PriorityWorkQueue if self.priority_queues else WorkQueue
+        self.queues = [queue_class(self.max_queue_size, loop) for _ in range(self.workers)]
         if self.max_concurrency < self.workers:
             self._semaphore = asyncio.Semaphore(self.max_concurrency)
         self._tasks = [loop.create_task(self._serve(q)) for q in self.queues]
@@ -104,7 +104,7 @@ class WorkerPool:
         for q in self.queues:
             await q.join()
         for q in self.queues:
-            await q.put(self._wrap(_STOP, -(1 << 62)))  # after anything still queued
+            await q.put(_STOP, 1 << 62)  # after anything still queued
         await asyncio.gather(*self._tasks[:-1])
         self._tasks[-1].cancel()
         self.loop = None
@@ -126,51 +126,44 @@ class WorkerPool:
         return threading.get_ident() == self._loop_thread_id
 
     # -- submitting ------------------------------------------------------------------------
-    def _wrap(self, item: Any, priority: int) -> Any:
-        if self.priority_queues:
-            return (-priority, next(self._seq), item)
-        return item
-
     def submit(self, worker: int, item: Item, priority: int = 0, block: bool = False) -> None:
         """Queue from synchronous code: at once on the loop thread (``QueueFull`` when full),
         through the loop from other threads (waiting for room when ``block``)."""
         if not self.accepting or self.loop is None:
             raise BusNotRunning("start the bus before publishing to asynchronous subscribers")
-        wrapped = self._wrap(item, priority)
         if self.on_loop_thread():
             try:
-                self.queues[worker].put_nowait(wrapped)
+                self.queues[worker].put_nowait(item, -priority)
             except asyncio.QueueFull:
                 raise QueueFull(f"worker {worker} queue is full ({self.max_queue_size})") from None
             return
-        self.call(self._put(worker, wrapped, block)).result()
+        self.call(self._put(worker, item, -priority, block)).result()
 
     async def submit_async(self, worker: int, item: Item, priority: int = 0) -> None:
         """Queue from a coroutine, waiting while the queue is full (backpressure)."""
         if not self.accepting or self.loop is None:
             raise BusNotRunning("start the bus before publishing to asynchronous subscribers")
-        wrapped = (-priority, next(self._seq), item) if self.priority_queues else item
         if threading.get_ident() == self._loop_thread_id:
             q = self.queues[worker]
             try:
-                q.put_nowait(wrapped)  # no coroutine when there is room
+                q.put_nowait(item, -priority)  # no coroutine when there is room
             except asyncio.QueueFull:
-                await q.put(wrapped)
+                await q.put(item, -priority)
         else:
-            await asyncio.wrap_future(self.call(self._put(worker, wrapped, True)))
+            await asyncio.wrap_future(self.call(self._put(worker, item, -priority, True)))
 
     def call(self, coro: Coroutine[Any, Any, None]) -> Future[None]:
         """Run ``coro`` on the pool's loop from another thread."""
         assert self.loop is not None
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
-    async def _put(self, worker: int, wrapped: Any, block: bool) -> None:
+    async def _put(self, worker: int, item: Item, rank: int, block: bool) -> None:
         q = self.queues[worker]
         if block:
-            await q.put(wrapped)
+            await q.put(item, rank)
             return
         try:
-            q.put_nowait(wrapped)
+            q.put_nowait(item, rank)
         except asyncio.QueueFull:
             raise QueueFull(f"worker {worker} queue is full ({self.max_queue_size})") from None
 
@@ -180,31 +173,54 @@ class WorkerPool:
             await q.join()
 
     def depth(self, worker: int) -> int:
-        return self.queues[worker].qsize() if self.queues else 0
+        return len(self.queues[worker]) if self.queues else 0
 
     # -- serving ---------------------------------------------------------------------------
-    async def _serve(self, q: asyncio.Queue[Any]) -> None:
+    async def _serve(self, q: WorkQueue) -> None:
+        """Handle the items of ``q`` in order. Items already waiting are taken without
+        suspending; an event's plain handlers are called, coroutine handlers awaited, in
+        this task (no coroutine or task per item)."""
         semaphore = self._semaphore
-        unwrap = self.priority_queues
+        waiting, take, done = q.items, q.take, q.done
         while True:
-            try:
-                wrapped = q.get_nowait()  # no coroutine while items are waiting
-            except asyncio.QueueEmpty:
-                wrapped = await q.get()
-            item = wrapped[2] if unwrap else wrapped
+            if not waiting:
+                await q.wait()
+            item = take()
             if item is _STOP:
-                q.task_done()
+                done()
                 return
+            subscriptions, payload, t0, is_batch = item
+            if semaphore is not None:
+                await semaphore.acquire()
             try:
-                if semaphore is None:
-                    await _handle(item)
-                else:
-                    async with semaphore:
-                        await _handle(item)
+                if is_batch:
+                    for s in subscriptions:
+                        if s.active:
+                            await s.deliver_async(payload, t0, len(payload))
+                    continue
+                for s in subscriptions:
+                    if not s.active:
+                        continue  # unsubscribed while its events waited
+                    if s.chain is not None and not s.chain(payload):
+                        continue
+                    try:  # first attempt inline: the common, successful case costs one call
+                        if s.is_coroutine:
+                            await s.handler(payload)
+                        else:
+                            s.handler(payload)
+                    except Exception as error:
+                        await s.deliver_async(payload, t0, 1, error)
+                    else:
+                        metrics = s.metrics
+                        metrics.delivered += 1
+                        if t0 is not None:
+                            metrics.latencies.append(s.clock.now() - t0)
             except Exception:  # a filter raised: never let one event kill a worker
                 _log.exception("asynchronous delivery failed outside its handler")
             finally:
-                q.task_done()
+                if semaphore is not None:
+                    semaphore.release()
+                done()
 
     async def _ticker(self) -> None:
         """Call ``on_tick`` every ``tick`` seconds while it reports buffered batches, and
@@ -214,26 +230,3 @@ class WorkerPool:
             await asyncio.sleep(self.tick if busy else 0.1)
             if self.on_tick is not None:
                 busy = bool(self.on_tick())
-
-
-async def _handle(item: Item) -> None:
-    subscriptions, payload, t0, is_batch = item
-    for s in subscriptions:
-        if not s.active:
-            continue
-        if is_batch:
-            await s.deliver_async(payload, t0, len(payload))
-            continue
-        if s.chain is not None and not s.chain(payload):
-            continue
-        try:  # first attempt inline: the common, successful case costs one call
-            if s.is_coroutine:
-                await s.handler(payload)
-            else:
-                s.handler(payload)
-        except Exception as error:
-            await s.deliver_async(payload, t0, 1, error)
-        else:
-            metrics = s.metrics
-            metrics.delivered += 1
-            metrics.latencies.append(s.clock.now() - t0)

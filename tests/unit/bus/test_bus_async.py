@@ -8,7 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vmcore.bus import BusNotRunning, FakeClock, Mode, QueueFull, RetryPolicy, UnifiedEventBus
+from vmcore.bus import (
+    BusNotRunning,
+    FakeClock,
+    Mode,
+    PredicateFilter,
+    QueueFull,
+    RetryPolicy,
+    UnifiedEventBus,
+)
 from vmcore.domain.runtime import RuntimeEvent
 
 
@@ -200,3 +208,116 @@ def test_overflow_raise_makes_cross_thread_publish_fail_fast_and_keeps_accepted_
     bus.stop()
     assert 1 <= len(accepted) <= 2
     assert accepted == seen
+
+
+def test_plain_and_coroutine_handlers_sharing_a_worker_keep_order_and_isolate_failures() -> None:
+    async def main() -> tuple[list[int], list[int], list[int], list[tuple[str, int]], int]:
+        bus = UnifiedEventBus(workers=1, max_queue_size=4)
+        plain_seen: list[int] = []
+        coro_seen: list[int] = []
+        picky_seen: list[int] = []
+
+        def broken(event: Any) -> None:
+            raise RuntimeError("always")
+
+        async def coro(event: Any) -> None:
+            coro_seen.append(event.data["n"])
+
+        async def picky(event: Any) -> None:
+            if event.data["n"] % 3 == 0:
+                raise ValueError("no multiples of three")
+            picky_seen.append(event.data["n"])
+
+        bus.subscribe("t", broken, mode=Mode.ASYNC, name="broken")  # plain: called inline
+        bus.subscribe("t", lambda e: plain_seen.append(e.data["n"]), mode=Mode.ASYNC)
+        bus.subscribe("t", picky, name="picky")
+        bus.subscribe("t", coro)
+        bus.start()
+        for n in range(20):  # more than the queue holds: publish_async waits for room
+            await bus.publish_async(_event(n))
+        await bus.stop_async()
+        letters = [(d.subscription_name, d.event.data["n"]) for d in bus.dead_letters.letters()]
+        return plain_seen, coro_seen, picky_seen, letters, bus.stats().totals.delivered
+
+    plain, coro, picky, letters, delivered = asyncio.run(main())
+    everything = list(range(20))
+    assert (everything, everything) == (plain, coro)
+    assert [n for n in everything if n % 3] == picky
+    expected_letters = sorted(
+        [("broken", n) for n in everything] + [("picky", n) for n in everything if n % 3 == 0]
+    )
+    assert expected_letters == sorted(letters)
+    assert 20 + 20 + 13 == delivered
+
+
+def test_async_latency_is_sampled_one_event_in_n_per_topic_while_counters_stay_exact() -> None:
+    clock = FakeClock()
+
+    async def main() -> list[tuple[str, int, int]]:
+        bus = UnifiedEventBus(clock=clock, latency_sampling=4)
+
+        async def coro(event: Any) -> None:
+            clock.advance(0.001)
+
+        bus.subscribe("t", coro, name="coro")
+        bus.subscribe("t", lambda e: None, mode=Mode.ASYNC, name="plain")
+        bus.subscribe("t", lambda e: None, name="sync")  # counted once per event, with them
+        bus.start()
+        for n in range(50):
+            await bus.publish_async(_event(n))
+            bus.publish(_event(n))  # from the loop thread: queued at once
+        await bus.stop_async()
+        return [
+            (s.name, s.metrics.delivered, s.metrics.latency.count)
+            for s in bus.stats().subscriptions
+        ]
+
+    assert [("coro", 100, 25), ("plain", 100, 25), ("sync", 100, 25)] == asyncio.run(main())
+
+
+def test_retried_async_deliveries_are_counted_whether_or_not_their_latency_is_sampled() -> None:
+    clock = FakeClock()
+
+    async def main() -> tuple[int, int, int, int, int]:
+        bus = UnifiedEventBus(clock=clock, latency_sampling=8)
+        attempts = 0
+
+        async def every_first_attempt_fails(event: Any) -> None:
+            nonlocal attempts
+            attempts += 1
+            if attempts % 2:
+                raise ConnectionError("first attempt")
+
+        bus.subscribe("t", every_first_attempt_fails, retry=RetryPolicy.fixed(2, 0.01))
+        bus.start()
+        for n in range(16):
+            await bus.publish_async(_event(n))
+        await bus.stop_async()
+        m = bus.stats().subscriptions[0].metrics
+        return m.delivered, m.failed, m.retried, m.dead_lettered, m.latency.count
+
+    assert (16, 16, 16, 0, 2) == asyncio.run(main())
+
+
+def test_events_waiting_for_an_unsubscribed_handler_are_dropped_and_filters_apply() -> None:
+    async def main() -> tuple[list[int], list[int], list[int]]:
+        bus = UnifiedEventBus(workers=1)
+        gone: list[int] = []
+        kept: list[int] = []
+        even: list[int] = []
+        sid = bus.subscribe("t", lambda e: gone.append(e.data["n"]), mode=Mode.ASYNC)
+        bus.subscribe("t", lambda e: kept.append(e.data["n"]), mode=Mode.ASYNC)
+        bus.subscribe(
+            "t",
+            lambda e: even.append(e.data["n"]),
+            mode=Mode.ASYNC,
+            filters=PredicateFilter(lambda e: e.data["n"] % 2 == 0),
+        )
+        bus.start()
+        for n in range(5):  # room in the queue: queued without the worker running yet
+            await bus.publish_async(_event(n))
+        bus.unsubscribe(sid)
+        await bus.stop_async()
+        return gone, kept, even
+
+    assert ([], [0, 1, 2, 3, 4], [0, 2, 4]) == asyncio.run(main())
