@@ -88,15 +88,9 @@ def _ours(mode: PagingMode, memory: GuestMemory, root: int, vas: list[int]) -> C
 
 def _qemu(mode: PagingMode, memory: GuestMemory, root: int, vas: list[int]) -> Callable[[], int]:
     from unicorn.unicorn_const import UC_PROT_READ
-    from unicorn.unicorn_py3.unicorn import Uc, uclib
+    from unicorn.unicorn_py3.unicorn import Uc
 
-    uclib.uc_vmem_translate.argtypes = [
-        ctypes.c_void_p,
-        ctypes.c_uint64,
-        ctypes.c_int,
-        ctypes.POINTER(ctypes.c_uint64),
-    ]
-    uclib.uc_vmem_translate.restype = ctypes.c_int
+    from vmcore.testing.unicorn_oracle import unicorn_vmem_translate
     if mode is X86_64_4LEVEL:
         from unicorn.unicorn_const import UC_ARCH_X86, UC_MODE_64
         from unicorn.unicorn_py3.arch.intel import UcIntel
@@ -127,7 +121,7 @@ def _qemu(mode: PagingMode, memory: GuestMemory, root: int, vas: list[int]) -> C
         uc.reg_write(UC_RISCV_REG_SATP, ((8 if mode is SV39 else 9) << 60) | (root >> 12))
         uc.reg_write(UC_RISCV_REG_PRIV, 1)
     handle = uc._uch
-    translate = uclib.uc_vmem_translate
+    translate = unicorn_vmem_translate()
     pa = ctypes.c_uint64()
     out = ctypes.byref(pa)
 

@@ -10,6 +10,7 @@ from vmcore.testing.strategies import (
     vm_configs,
     vm_names,
 )
+from vmcore.testing.unicorn_oracle import unicorn_vmem_translate
 
 __all__ = [
     "VmLifecycleMachine",
@@ -18,6 +19,7 @@ __all__ = [
     "command_sequences",
     "memory_sizes",
     "trns",
+    "unicorn_vmem_translate",
     "vm_configs",
     "vm_names",
 ]

@@ -36,8 +36,9 @@ from unicorn.unicorn_const import (
     UC_PROT_READ,
     UC_PROT_WRITE,
 )
-from unicorn.unicorn_py3.unicorn import Uc, UcError, uclib
+from unicorn.unicorn_py3.unicorn import Uc, UcError
 
+from vmcore.testing.unicorn_oracle import unicorn_vmem_translate
 from vmcore_domain_services.memory import GuestMemory
 from vmcore_domain_services.mmu import (
     SV39,
@@ -59,13 +60,7 @@ UC_PROT = {Access.FETCH: UC_PROT_EXEC, Access.LOAD: UC_PROT_READ, Access.STORE: 
 MSTATUS_SUM = 1 << 18
 MSTATUS_MXR = 1 << 19
 
-uclib.uc_vmem_translate.argtypes = [
-    ctypes.c_void_p,
-    ctypes.c_uint64,
-    ctypes.c_int,
-    ctypes.POINTER(ctypes.c_uint64),
-]
-uclib.uc_vmem_translate.restype = ctypes.c_int
+uc_vmem_translate = unicorn_vmem_translate()
 
 
 class _QemuRiscv:
@@ -115,7 +110,7 @@ class _QemuRiscv:
     ) -> int | None:
         self._set_state(mode, root, context)
         pa = ctypes.c_uint64()
-        err = uclib.uc_vmem_translate(self.uc._uch, va, UC_PROT[access], ctypes.byref(pa))
+        err = uc_vmem_translate(self.uc._uch, va, UC_PROT[access], ctypes.byref(pa))
         return pa.value if err == 0 else None
 
     def _set_state(self, mode: PagingMode, root: int, context: RiscvContext) -> None:

@@ -33,7 +33,7 @@ from unicorn.unicorn_const import (
     UC_PROT_WRITE,
 )
 from unicorn.unicorn_py3.arch.intel import UcIntel
-from unicorn.unicorn_py3.unicorn import Uc, UcContext, UcError, uclib
+from unicorn.unicorn_py3.unicorn import Uc, UcContext, UcError
 from unicorn.x86_const import (
     UC_CPU_X86_BROADWELL,
     UC_X86_REG_CR0,
@@ -47,6 +47,7 @@ from unicorn.x86_const import (
     UC_X86_REG_RIP,
 )
 
+from vmcore.testing.unicorn_oracle import unicorn_vmem_translate
 from vmcore_domain_services.memory import GuestMemory
 from vmcore_domain_services.mmu import (
     X86_64_4LEVEL,
@@ -69,13 +70,7 @@ CR4_PAE, CR4_SMEP, CR4_SMAP = 1 << 5, 1 << 20, 1 << 21
 EFLAGS_AC = 1 << 18
 P, RW, US, PS = 1, 2, 4, 1 << 7
 
-uclib.uc_vmem_translate.argtypes = [
-    ctypes.c_void_p,
-    ctypes.c_uint64,
-    ctypes.c_int,
-    ctypes.POINTER(ctypes.c_uint64),
-]
-uclib.uc_vmem_translate.restype = ctypes.c_int
+uc_vmem_translate = unicorn_vmem_translate()
 
 
 class _QemuX86:
@@ -154,7 +149,7 @@ class _QemuX86:
         self._configure(root, context)
         self.uc.reg_write(UC_X86_REG_CR2, 0)
         pa = ctypes.c_uint64()
-        err = uclib.uc_vmem_translate(self.uc._uch, va, UC_PROT[access], ctypes.byref(pa))
+        err = uc_vmem_translate(self.uc._uch, va, UC_PROT[access], ctypes.byref(pa))
         code = self._error_code() if err else 0
         return (None if err else pa.value), code, self.uc.reg_read(UC_X86_REG_CR2)
 
@@ -188,7 +183,7 @@ class _QemuX86:
             self.uc.context_restore(self.user if context.cpl == 3 else self.kernel)
             self._configure(builder.root, context)
             pa = ctypes.c_uint64()
-            assert uclib.uc_vmem_translate(self.uc._uch, va, UC_PROT[access], ctypes.byref(pa))
+            assert uc_vmem_translate(self.uc._uch, va, UC_PROT[access], ctypes.byref(pa))
             snapshots.append((self._context_bytes(), code))
         size = len(snapshots[0][0])
         offsets = [
