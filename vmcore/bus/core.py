@@ -218,6 +218,7 @@ class UnifiedEventBus:
 
     def publish(self, event: Any, *, priority: int = 0) -> None:
         """Dispatch one event from synchronous code (see the class notes for each mode)."""
+        # The routing of ``_route`` is inlined here: this is the bus's hot path.
         if self._upcaster is not None:
             event = self._upcaster(event)
         try:

@@ -38,6 +38,7 @@ from unicorn.unicorn_const import (
 )
 from unicorn.unicorn_py3.unicorn import Uc, UcError
 
+from tests.differential.mmu.targets import ACCESS_TARGETS
 from vmcore.testing.unicorn_oracle import unicorn_vmem_translate
 from vmcore_domain_services.memory import GuestMemory
 from vmcore_domain_services.mmu import (
@@ -186,18 +187,9 @@ def _path_exists(builder: PageTableBuilder, va: int, level: int) -> bool:
     return memory.in_ram(table, 4096)
 
 
-_TARGETS = st.integers(0, 9).flatmap(
-    lambda n: (
-        st.tuples(st.integers(0, 0xFFF), st.just(False))  # inside a mapped page
-        if n < 7
-        else st.tuples(st.integers(0, 2**31 - 1), st.just(False))  # near one
-        if n < 9
-        else st.tuples(st.integers(0, 2**64 - 1), st.just(True))
-    )  # anywhere
-)
 _ACCESSES = st.lists(
     st.tuples(
-        _TARGETS,
+        ACCESS_TARGETS,
         st.sampled_from(list(Access)),
         st.sampled_from([Privilege.USER, Privilege.SUPERVISOR]),
         st.booleans(),
