@@ -18,6 +18,7 @@ from vmcore_domain_services.mmu.faults import (
     MmuTrap,
     raise_mmu_exception,
 )
+from vmcore_domain_services.mmu.micro_tlb import MicroTlb
 from vmcore_domain_services.mmu.modes import (
     SV39,
     SV48,
@@ -52,6 +53,7 @@ __all__ = [
     "Access",
     "AdPolicy",
     "Architecture",
+    "MicroTlb",
     "MmuService",
     "MmuTrap",
     "PageFault",

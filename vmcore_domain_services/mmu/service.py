@@ -37,7 +37,7 @@ class MmuService:
     ``translate(va, access)`` is the executor's entry point: the physical address of
     ``va`` for ``access``, or ``MmuTrap`` on a fault. It is a function bound by the TLB
     (:meth:`Tlb.bind`) to the current ASID and permission table, rebound whenever either
-    changes: a hit is one dict probe and a permission re-check, with no attribute lookups.
+    changes: a hit in its micro-TLB is one dict probe and one addition.
     """
 
     translate: Translate
@@ -63,18 +63,14 @@ class MmuService:
         self._context: RiscvContext | X86Context = context or RiscvContext()
         shifts = tuple(mode.page_shift_at(level) for level in mode.leaf_levels) if mode else ()
         self.tlb = tlb if tlb is not None else Tlb(shifts[:3] or (12, 21, 30))
-        self._lookup_slow = self.tlb.lookup_slow
         self._table = tlb_table_for(self._context)
         self._bare = False
         self._rebind()
         self.page_faults = 0
 
     # -- translation ----------------------------------------------------------------------
-    def _miss(self, va: int, access: Access) -> int:
-        """``translate`` past the probe map: the set-associative TLB, then a walk."""
-        pa = self._lookup_slow(va, self._asid, access, self._table)
-        if pa is not None:
-            return pa
+    def _walk(self, va: int, access: Access) -> int:
+        """``translate`` past both TLB levels: walk, then fill the sets (or raise)."""
         assert self._mode is not None
         result = walk(self._mode, self._root, va, access, self._context, self.memory)
         if isinstance(result, PageFault):
@@ -95,7 +91,8 @@ class MmuService:
         return self._context
 
     def set_context(self, context: RiscvContext | X86Context) -> None:
-        """New privilege / status bits; needs no flush (hits are re-checked)."""
+        """New privilege / status bits; needs no flush (the sets re-check every hit, and
+        each context has its own micro-TLB)."""
         self._context = context
         self._table = tlb_table_for(context)
         self._rebind()
@@ -149,7 +146,7 @@ class MmuService:
         if self._bare:
             self.translate = _untranslated
         else:
-            self.translate = self.tlb.bind(self._asid, self._table, self._miss)
+            self.translate = self.tlb.bind(self._asid, self._table, self._walk)
 
     def _is_bare(self) -> bool:
         if self._mode is None:

@@ -6,6 +6,8 @@ from uuid import UUID, uuid4
 
 import pytest
 from attrs import frozen
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vmcore.domain.runtime import RuntimeEvent
 from vmcore_domain_services.memory import GuestMemory
@@ -18,10 +20,12 @@ from vmcore_domain_services.mmu import (
     AdPolicy,
     MmuService,
     MmuTrap,
+    PageFault,
     PageTableBuilder,
     Privilege,
     RiscvContext,
     X86Context,
+    probe,
 )
 
 RAM = 0x8000_0000
@@ -51,10 +55,54 @@ def test_translate_walks_on_a_miss_and_hits_afterwards() -> None:
     service, builder, _ = _riscv_service()
     builder.map(0x4000_0000, 0x9000_0000, V | R | W)
     first = service.translate(0x4000_0010, Access.LOAD)
-    second = service.translate(0x4000_0020, Access.LOAD)
+    second = service.translate(0x4000_0020, Access.LOAD)  # a micro-TLB hit: not counted
+    service.set_context(RiscvContext(Privilege.SUPERVISOR, mxr=True))  # another micro-TLB
+    third = service.translate(0x4000_0030, Access.LOAD)  # a hit in the sets
     stats = service.stats()
-    expected = (0x9000_0010, 0x9000_0020, 1, 1)
-    assert expected == (first, second, stats.hits, stats.misses)
+    expected = (0x9000_0010, 0x9000_0020, 0x9000_0030, 1, 1)
+    assert expected == (first, second, third, stats.hits, stats.misses)
+
+
+_CONTEXTS = st.builds(
+    RiscvContext,
+    st.sampled_from([Privilege.USER, Privilege.SUPERVISOR]),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from(list(AdPolicy)),
+)
+_PAGES = st.tuples(st.integers(0, 5), st.sampled_from(list(Access)), _CONTEXTS)
+
+
+@settings(max_examples=200)
+@given(
+    flags=st.lists(st.integers(0, 255), min_size=6, max_size=6),
+    steps=st.lists(st.tuples(_PAGES, st.integers(0, 9)), min_size=1, max_size=60),
+)
+def test_every_translation_equals_a_fresh_walk(
+    flags: list[int], steps: list[tuple[tuple[int, Access, RiscvContext], int]]
+) -> None:
+    """Through both TLB levels, across context changes, remappings and fences: whatever
+    ``translate`` returns, a fresh walk returns too, and it traps exactly when the walk
+    faults. A page is remapped (to another frame, with other flags) only with a fence."""
+    service, builder, _ = _riscv_service()
+    leaves = [
+        builder.map(0x4000_0000 + page * 4096, 0x9000_0000 + page * 4096, bits | V)
+        for page, bits in enumerate(flags)
+    ]
+    for (page, access, context), action in steps:
+        if action == 0:  # remap the page elsewhere, then fence it (as software must)
+            frame = builder.memory.read(leaves[page], 8) >> 10 << 12
+            moved = builder.leaf_entry(frame ^ 0x10_0000, (flags[page] ^ 0b1110) | V)
+            builder.memory.write(leaves[page], 8, moved)
+            service.sfence_vma(0x4000_0000 + page * 4096)
+        service.set_context(context)
+        va = 0x4000_0000 + page * 4096 + 8
+        fresh = probe(SV39, builder.root, va, access, context, builder.memory)
+        if isinstance(fresh, PageFault):
+            with pytest.raises(MmuTrap):
+                service.translate(va, access)
+        else:
+            assert fresh.physical_address == service.translate(va, access)
 
 
 def test_a_fault_is_raised_once_and_published() -> None:

@@ -1,8 +1,9 @@
-"""The set-associative TLB: hits equal fresh walks, invalidation removes exactly what the
-architecture requires, LRU replacement and statistics."""
+"""The TLB: hits equal fresh walks, invalidation removes exactly what the architecture
+requires (from the sets and from every micro-TLB), LRU replacement and statistics."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import NamedTuple
 
 import pytest
@@ -22,7 +23,7 @@ from vmcore_domain_services.mmu import (
     walk,
 )
 from vmcore_domain_services.mmu.permissions import tlb_table_for
-from vmcore_domain_services.mmu.tlb import Tlb, TlbGeometry
+from vmcore_domain_services.mmu.tlb import MAX_MICRO_TLBS, Tlb, TlbGeometry
 
 RAM = 0x8000_0000
 V, R, W, X, U, G, A, D = (1 << bit for bit in range(8))
@@ -156,17 +157,7 @@ def test_invalidation_removes_exactly_what_it_must(
         va = (page * 4096) & -size
         tlb.insert(va, asid, _translation(0x1000_0000 + va, size, glob=glob))
     before = set(tlb.entries())
-    page = 0 if op.page is None else op.page * 4096
-    if op.kind == "address":
-        tlb.invalidate_address(page, op.asid, op.flag)
-    elif op.kind == "asid":
-        tlb.invalidate_asid(op.asid or 0)
-    elif op.kind == "range":
-        tlb.invalidate_range(page, op.end_page * 4096, op.asid)
-    elif op.kind == "flush":
-        tlb.flush(keep_global=op.flag)
-    else:
-        tlb.sfence_vma(None if op.page is None else page, op.asid)
+    _apply(tlb, op)
     expected = {entry for entry in before if not _must_drop(entry, op)}
     assert expected == set(tlb.entries())
 
@@ -232,19 +223,15 @@ def test_asids_beyond_sixteen_bits_are_refused() -> None:
         Tlb().insert(0, 1 << 16, _translation(0))
 
 
-@settings(max_examples=300)
-@given(entries=_ENTRIES, op=_OPERATIONS)
-def test_the_probe_maps_never_serve_an_entry_the_tlb_dropped(
-    entries: list[tuple[int, int, int, bool]], op: _Op
-) -> None:
-    tlb = Tlb((12, 21), {12: TlbGeometry(64, 64), 21: TlbGeometry(4, 64)})
-    table = tuple([7] * 256)
-    for page, size, asid, glob in entries:
-        va = (page * 4096) & -size
-        tlb.insert(va, asid, _translation(0x1000_0000 + va, size, glob=glob))
-    for page in range(64):  # every entry gets a probe-map alias in every ASID it serves
-        for asid in range(4):
-            tlb.lookup(page * 4096, asid, Access.LOAD, table)
+class _Walked(Exception):
+    """Raised by the fake walk: the bound translate found nothing in either level."""
+
+
+def _no_walk(va: int, access: Access) -> int:
+    raise _Walked(hex(va))
+
+
+def _apply(tlb: Tlb, op: _Op) -> None:
     page = 0 if op.page is None else op.page * 4096
     if op.kind == "address":
         tlb.invalidate_address(page, op.asid, op.flag)
@@ -256,27 +243,82 @@ def test_the_probe_maps_never_serve_an_entry_the_tlb_dropped(
         tlb.flush(keep_global=op.flag)
     else:
         tlb.sfence_vma(None if op.page is None else page, op.asid)
+
+
+@settings(max_examples=300)
+@given(entries=_ENTRIES, op=_OPERATIONS)
+def test_the_micro_tlbs_never_serve_what_an_invalidation_dropped(
+    entries: list[tuple[int, int, int, bool]], op: _Op
+) -> None:
+    tlb = Tlb((12, 21), {12: TlbGeometry(64, 64), 21: TlbGeometry(4, 64)})
+    table = tuple([7] * 256)
+    for page, size, asid, glob in entries:
+        va = (page * 4096) & -size
+        tlb.insert(va, asid, _translation(0x1000_0000 + va, size, glob=glob))
+    translates = [tlb.bind(asid, table, _no_walk) for asid in range(4)]
+    for page in range(64):  # fill every micro-TLB with every page it can hold
+        for translate in translates:
+            with contextlib.suppress(_Walked):
+                translate(page * 4096, Access.LOAD)
+    _apply(tlb, op)
     kept = list(tlb.entries())
     for page in range(64):
-        for asid in range(4):
+        for asid, translate in enumerate(translates):
             va = page * 4096 + 8
             covered = any(
                 base <= va < base + size and owner in (None, asid) for base, owner, size, _ in kept
             )
             expected = 0x1000_0000 + va if covered else None
-            assert expected == tlb.lookup(va, asid, Access.LOAD, table)
+            try:
+                actual: int | None = translate(va, Access.LOAD)
+            except _Walked:
+                actual = None
+            assert expected == actual
 
 
-def test_an_evicted_global_entry_leaves_no_alias_in_any_asid() -> None:
-    tlb = Tlb((12,), {12: TlbGeometry(1, 1)})
+def test_a_micro_tlb_serves_only_the_access_and_context_it_was_filled_for() -> None:
+    tlb = Tlb()
+    writable = tuple([7] * 256)
+    read_only = tuple([1 << Access.LOAD] * 256)
+    tlb.insert(0x5000, 0, _translation(0x9000))
+    tlb.bind(0, writable, _no_walk)(0x5008, Access.LOAD)
+    micro = tlb.micro(0, writable)
+    expected = ([{0x5: 0x4000}, {}, {}], None, 0x9008, 0)
+    assert expected == (
+        [dict(pages) for pages in (micro.maps[1], micro.maps[2], tlb.micro(0, read_only).maps[1])],
+        micro.lookup(0x5008, Access.STORE),
+        micro.lookup(0x5008, Access.LOAD),
+        len(tlb.micro(1, writable)),
+    )
+
+
+def test_a_micro_tlb_is_non_inclusive_and_first_in_first_out() -> None:
+    tlb = Tlb((12,), {12: TlbGeometry(1, 1)}, micro_capacity=2)
     table = tuple([7] * 256)
-    tlb.insert(0x5000, 0, _translation(0x9000, glob=True))
-    served = [tlb.lookup(0x5008, asid, Access.LOAD, table) for asid in (0, 1, 2)]
-    tlb.insert(0x6000, 1, _translation(0xA000))
-    expected = ([0x9008] * 3, [None] * 3, (3, 3, 1))
-    after = [tlb.lookup(0x5008, asid, Access.LOAD, table) for asid in (0, 1, 2)]
-    stats = tlb.stats()
-    assert expected == (served, after, (stats.hits, stats.misses, stats.evictions))
+    translate = tlb.bind(0, table, _no_walk)
+    for page in (1, 2, 3):
+        tlb.insert(page << 12, 0, _translation(page << 20))
+        translate(page << 12, Access.LOAD)  # fills the micro-TLB; the sets keep only page 3
+    micro = tlb.micro(0, table)
+    expected = ([3 << 12], [None, 2 << 20, 3 << 20], 2)
+    assert expected == (
+        [base for base, *_ in tlb.entries()],
+        [micro.lookup(page << 12, Access.LOAD) for page in (1, 2, 3)],
+        tlb.stats().evictions,
+    )
+
+
+def test_a_translate_bound_to_a_retired_micro_tlb_falls_back_to_the_sets() -> None:
+    tlb = Tlb()
+    table = tuple([7] * 256)
+    tlb.insert(0x5000, 0, _translation(0x9000))
+    first = tlb.bind(0, table, _no_walk)
+    first(0x5000, Access.LOAD)
+    for asid in range(1, MAX_MICRO_TLBS + 1):  # one more than the TLB tracks: all retire
+        tlb.bind(asid, table, _no_walk)
+    tlb.invalidate_address(0x5000)
+    with pytest.raises(_Walked):
+        first(0x5000, Access.LOAD)
 
 
 def test_reset_stats_restarts_the_counts() -> None:
