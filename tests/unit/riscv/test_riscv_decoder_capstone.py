@@ -42,6 +42,11 @@ def test_32_bit_names_match_capstone(word: int) -> None:
         reserved = 0xF00F_8F80 if insn.name == "fence" else 0xFFFF_8F80
         assert word & reserved != 0
         return
+    if expected == "uret":
+        # The N extension (user-level traps) was never ratified and left the privileged spec
+        # in 2021; Capstone 5 still decodes its uret. We raise illegal instruction, as QEMU.
+        assert (ILLEGAL, 0x0020_0073) == (insn.name, word)
+        return
     assert expected == (None if insn.name == ILLEGAL else insn.name)
 
 
