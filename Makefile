@@ -33,12 +33,18 @@ soak: install guests
 bench: install guests
 	scripts/with-postgres $(BIN)/python -m bench
 
-# The example RISC-V guests, built with Debian's bare-metal cross toolchain (installed on
-# first use when missing).
+# The example RISC-V guests, built with Debian's bare-metal cross toolchain, and the
+# bare-metal probes the MMU oracle tests boot in QEMU 7.2 (toolchain and QEMU are installed
+# from Debian packages on first use when missing).
+QEMU_PROBES := tests/differential/qemu_system/riscv_probe tests/differential/qemu_system/x86_probe
+
 guests:
-	scripts/ensure-apt-packages riscv64-unknown-elf-gcc gcc-riscv64-unknown-elf
+	scripts/ensure-apt-packages riscv64-unknown-elf-gcc gcc-riscv64-unknown-elf \
+		qemu-system-riscv64 qemu-system-misc qemu-system-x86_64 qemu-system-x86
 	$(MAKE) -C examples/guests
+	for probe in $(QEMU_PROBES); do $(MAKE) -C $$probe || exit 1; done
 
 clean:
 	rm -rf $(VENV) .vmcore .pytest_cache .mypy_cache .ruff_cache
 	$(MAKE) -C examples/guests clean
+	for probe in $(QEMU_PROBES); do $(MAKE) -C $$probe clean; done
