@@ -1,7 +1,8 @@
 """Sparse, page-granular guest physical memory with MMIO windows and dirty-page tracking.
 
 RAM is ``[base, base + size)``. Pages are allocated on first write (a never-written page
-reads as zeros), kept in a dict ``page_number -> bytearray``. Loads and stores are
+reads as zeros), kept in a dict ``page_number -> bytearray`` (and viewed as 64-bit words in
+:attr:`GuestMemory.word_pages`, for the page-table walkers). Loads and stores are
 little-endian and 1, 2, 4 or 8 bytes wide; an access inside one allocated page takes a fast
 path of one dict lookup and one precompiled :mod:`struct` call. Everything else (first touch,
 page-crossing, MMIO, out of bounds) goes through a slow path that raises
@@ -11,7 +12,8 @@ page-crossing, MMIO, out of bounds) goes through a slow path that raises
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
 from vmcore_domain_services.memory.errors import AccessKind, MemoryAccessError
@@ -36,6 +38,8 @@ _PACK: dict[int, Callable[[bytearray, int, int], None]] = {
 _unpack_u64 = _UNPACK[8]
 _LAST_U64 = PAGE_SIZE - 8
 _MASK = {1: 0xFF, 2: 0xFFFF, 4: 0xFFFF_FFFF, 8: 0xFFFF_FFFF_FFFF_FFFF}
+_WORDS_ARE_LITTLE_ENDIAN = sys.byteorder == "little"  # memoryview "Q" is native-endian
+_VIEWS = ("_words", "word_pages")  # rebuilt from _pages, never pickled
 
 
 class SizedConfig(Protocol):
@@ -48,7 +52,17 @@ class SizedConfig(Protocol):
 class GuestMemory:
     """Guest physical memory: RAM of ``size`` bytes at ``base`` plus MMIO windows."""
 
-    __slots__ = ("_dirty", "_first_page", "_last_page", "_mmio", "_pages", "base", "size")
+    __slots__ = (
+        "_dirty",
+        "_first_page",
+        "_last_page",
+        "_mmio",
+        "_pages",
+        "_words",
+        "base",
+        "size",
+        "word_pages",
+    )
 
     def __init__(self, size: int, base: int = 0x8000_0000) -> None:
         if size <= 0 or size % PAGE_SIZE:
@@ -60,8 +74,29 @@ class GuestMemory:
         self._first_page = base >> PAGE_SHIFT
         self._last_page = (base + size - 1) >> PAGE_SHIFT
         self._pages: dict[int, bytearray] = {}
+        self._words: dict[int, memoryview] = {}
+        self.word_pages: Mapping[int, memoryview] = self._words
+        """Read-only: allocated RAM page number -> that page as 512 little-endian u64 words.
+
+        For hot readers of aligned words (the page-table walkers): ``word_pages[address >>
+        12][(address & 0xFFF) >> 3]`` is ``read(address, 8)`` for an 8-byte aligned address
+        in an allocated page. A page missing here may still be RAM (reads as zeros), MMIO
+        or nothing: read it with :meth:`read`. Never write through it (no dirty tracking).
+        Empty on a big-endian host."""
         self._dirty: set[int] = set()
         self._mmio: list[MmioRegion] = []
+
+    def __getstate__(self) -> dict[str, object]:
+        """For pickle and copy: everything but the word views (memoryviews do not pickle)."""
+        return {name: getattr(self, name) for name in self.__slots__ if name not in _VIEWS}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._words = {}
+        self.word_pages = self._words
+        for page_number, page in self._pages.items():
+            self._add_page(page_number, page)
 
     @classmethod
     def for_config(cls, config: SizedConfig, base: int = 0x8000_0000) -> GuestMemory:
@@ -187,11 +222,12 @@ class GuestMemory:
             raise MemoryAccessError(
                 page_number << PAGE_SHIFT, PAGE_SIZE, AccessKind.WRITE, "page outside RAM"
             )
-        self._pages[page_number] = bytearray(data)
+        self._add_page(page_number, bytearray(data))
 
     def reset(self) -> None:
         """Drop every page (all RAM reads as zero again) and the dirty set."""
         self._pages.clear()
+        self._words.clear()
         self._dirty.clear()
 
     @property
@@ -217,7 +253,13 @@ class GuestMemory:
     def _page_for_write(self, page_number: int) -> bytearray:
         page = self._pages.get(page_number)
         if page is None:
-            page = self._pages[page_number] = bytearray(PAGE_SIZE)
+            page = self._add_page(page_number, bytearray(PAGE_SIZE))
+        return page
+
+    def _add_page(self, page_number: int, page: bytearray) -> bytearray:
+        self._pages[page_number] = page
+        if _WORDS_ARE_LITTLE_ENDIAN:
+            self._words[page_number] = memoryview(page).cast("Q").toreadonly()
         return page
 
     def _mmio_for(self, address: int, size: int, kind: AccessKind) -> MmioRegion:

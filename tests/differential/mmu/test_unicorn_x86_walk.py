@@ -359,6 +359,7 @@ def _check_execution(
     for page in (CODE_PA, CODE_PA + 0x2000):
         memory.write_bytes(page, MOV_RAX_FROM_RBX + MOV_RAX_TO_RBX)
     qemu.uc.mem_write(RAM, memory.read_bytes(RAM, RAM_SIZE))
+    _mirror_setup_region(memory, qemu)
     used = builder.next_table - RAM
     for number, ((value, raw), access, context) in enumerate(accesses):
         if access is Access.FETCH:

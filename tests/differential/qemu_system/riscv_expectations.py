@@ -2,9 +2,9 @@
 
 Our walker runs with its spec defaults except ``AdPolicy.HARDWARE`` (QEMU 7.2 sets A and
 D itself, as Svadu; the spec default here is Svade). Where QEMU 7.2 departs from our
-walker, ``qemu_7_2_pointer_fault`` and ``qemu_7_2_view`` turn our result into what QEMU
-does (each documents its departure; docs/mmu.md has the summary), and ``MPRV_CAVEAT`` says
-which accesses the probe cannot make faithfully.
+walker, ``qemu_7_2_view`` turns our result into what QEMU does (it documents the departure;
+docs/mmu.md has the summary), and ``MPRV_CAVEAT`` says which accesses the probe cannot make
+faithfully.
 
 Outcomes of a translation that succeeds: a load returns the word at the physical address
 (the modelled RAM holds ``pattern_word`` or whatever was stored since), a store's marker
@@ -114,30 +114,6 @@ def qemu_7_2_view(
     return result
 
 
-def qemu_7_2_pointer_fault(
-    mode: PagingMode, root: int, va: int, access: Access, memory: GuestMemory
-) -> PageFault | None:
-    """QEMU 7.2 also fails the walk on a pointer PTE (V=1, R=W=X=0) with D, A or U set,
-    before following it: a page fault, and no A/D write-back. The spec (4.3.1) only
-    reserves these bits on pointers ("must be cleared by software"); our walker ignores
-    them (Spike faults, like QEMU)."""
-    if not mode.is_canonical(va):
-        return None
-    table = root
-    for level in range(mode.levels - 1, -1, -1):
-        address = table + mode.index(va, level) * 8
-        if not memory.in_ram(address, 8):
-            return None
-        pte = memory.read(address, 8)
-        if pte >> 54 or pte & 0xF != 0x1:  # reserved bits, invalid, or a leaf: as ours
-            return None
-        if pte & 0xD0:
-            reason = f"D/A/U set on the pointer at level {level} (QEMU 7.2)"
-            return PageFault(PAGE_FAULT[access], va, access, 0, reason)
-        table = (pte >> 10) << 12
-    return None
-
-
 def satp_for(mode: PagingMode, root: int) -> int:
     return (SATP_MODE[mode.name] << 60) | (root >> 12)
 
@@ -171,7 +147,7 @@ def plan_case(
     context = RiscvContext(spec.privilege, spec.sum, spec.mxr, AdPolicy.HARDWARE)
     leaf_before = _leaf_before(mode, scenario.root, va, access, context, memory)
     recording = _RecordingMemory(memory)
-    result = qemu_7_2_pointer_fault(mode, scenario.root, va, access, memory) or qemu_7_2_view(
+    result = qemu_7_2_view(
         walk(mode, scenario.root, va, access, context, recording), access, recording.last_read
     )
     marker = (0xABCD << 48) | (number << 7) | 0x7F  # an illegal instruction, like the pattern

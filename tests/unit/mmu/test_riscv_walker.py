@@ -136,6 +136,25 @@ def test_a_non_leaf_at_level_zero_faults() -> None:
     assert expected == _cause(walk(SV39, builder.root, 0x4000_0000, LOAD, S_CTX, memory))
 
 
+@pytest.mark.parametrize("level", [2, 1])
+@pytest.mark.parametrize("bit", [D, A, U])
+def test_d_a_or_u_in_a_pointer_is_reserved_and_faults(level: int, bit: int) -> None:
+    """Privileged spec 4.3.1: D, A and U of a non-leaf PTE are reserved for future use;
+    4.3.2 step 3: a set reserved bit is a page fault. QEMU 5.0 ignored them."""
+    memory, builder = _setup()
+    builder.map(0x4000_0000, RAM, RWX_AD)
+    pointer = builder.entry_address(0x4000_0000, level)
+    memory.write(pointer, 8, memory.read(pointer, 8) | bit)
+    qemu_5_0 = RiscvContext(Privilege.SUPERVISOR, qemu_5_0=True)
+    spec = walk(SV39, builder.root, 0x4000_0000, LOAD, S_CTX, memory)
+    expected = (13, f"D, A or U set in the pointer at level {level}", RAM)
+    assert expected == (
+        _cause(spec),
+        spec.reason if isinstance(spec, PageFault) else "",
+        walk(SV39, builder.root, 0x4000_0000, LOAD, qemu_5_0, memory).physical_address,
+    )
+
+
 def test_a_pte_outside_memory_is_an_access_fault() -> None:
     memory, builder = _setup()
     pointer = builder.entry_address(0x4000_0000, 2)
