@@ -47,7 +47,7 @@ from unicorn.x86_const import (
     UC_X86_REG_RIP,
 )
 
-from tests.differential.mmu.targets import ACCESS_TARGETS
+from tests.differential.mmu.targets import ACCESS_TARGETS, X86_CONTEXTS
 from vmcore.testing.unicorn_oracle import unicorn_vmem_translate
 from vmcore_domain_services.memory import GuestMemory
 from vmcore_domain_services.mmu import (
@@ -258,20 +258,11 @@ def _entry_address(memory: GuestMemory, root: int, va: int, level: int) -> int |
     return table + X86_64_4LEVEL.index(va, level) * 8
 
 
-_CONTEXTS = st.builds(
-    X86Context,
-    cpl=st.sampled_from([0, 3]),
-    wp=st.booleans(),
-    smep=st.booleans(),
-    smap=st.booleans(),
-    nxe=st.booleans(),
-    ac=st.booleans(),
-)
 _ACCESSES = st.lists(
     st.tuples(
         ACCESS_TARGETS,
         st.sampled_from(list(Access)),
-        _CONTEXTS,
+        X86_CONTEXTS,
     ),
     min_size=1,
     max_size=4,

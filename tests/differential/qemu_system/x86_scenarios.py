@@ -14,6 +14,7 @@ from __future__ import annotations
 from attrs import frozen
 from hypothesis import strategies as st
 
+from tests.differential.mmu.targets import X86_CONTEXTS
 from tests.differential.qemu_system.x86_address_space import (
     ADDRESS_MASK,
     PS,
@@ -116,15 +117,6 @@ def _va_bits(mode: PagingMode, indices: tuple[int, ...]) -> int:
     return va
 
 
-_CONTEXTS = st.builds(
-    X86Context,
-    cpl=st.sampled_from([0, 3]),
-    wp=st.booleans(),
-    smep=st.booleans(),
-    smap=st.booleans(),
-    nxe=st.booleans(),
-    ac=st.booleans(),
-)
 _TARGETS = st.one_of(
     st.tuples(st.integers(0, 0xFFF), st.just(True)),
     st.tuples(st.integers(0, 0xFFF), st.just(True)),
@@ -157,7 +149,7 @@ def scenario_specs(draw: st.DrawFn, mode: PagingMode) -> ScenarioSpec:
         for _ in range(draw(st.integers(0, 2)))
     )
     accesses = tuple(
-        AccessSpec(target, relative, draw(st.sampled_from(list(Access))), draw(_CONTEXTS))
+        AccessSpec(target, relative, draw(st.sampled_from(list(Access))), draw(X86_CONTEXTS))
         for target, relative in draw(st.lists(_TARGETS, min_size=1, max_size=6))
     )
     return ScenarioSpec(table_flags, tuple(leaves), flips, accesses)
