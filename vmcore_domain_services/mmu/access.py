@@ -71,7 +71,9 @@ class RiscvContext:
 class X86Context:
     """CPL and the control bits an x86-64 walk depends on (CR0.WP, CR4.SMEP/SMAP,
     EFER.NXE, EFLAGS.AC). ``max_phys_bits`` is MAXPHYADDR (40 in QEMU's TCG model);
-    ``qemu_5_0`` reproduces QEMU 5.0's early A-bit update on 1 GiB leaves."""
+    ``qemu_5_0`` reproduces QEMU 5.0's early A-bit update on 1 GiB leaves. ``pge`` is
+    CR4.PGE: the walk ignores it, the MMU service's TLB honours it (without it no entry is
+    global, and changing it flushes the TLB)."""
 
     cpl: int = 0
     wp: bool = True
@@ -81,6 +83,7 @@ class X86Context:
     ac: bool = False
     max_phys_bits: int = 40
     qemu_5_0: bool = False
+    pge: bool = True
     rights_key: tuple[bool, bool, bool, bool] = field(init=False, eq=False, repr=False)
 
     @rights_key.default

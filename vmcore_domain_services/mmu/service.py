@@ -76,6 +76,8 @@ class MmuService:
         if isinstance(result, PageFault):
             self.page_faults += 1
             raise_mmu_exception(result, self.vm_id, self._publish)
+        if result.global_mapping and not _globals_enabled(self._context):
+            result = result._replace(global_mapping=False)
         self.tlb.insert(va, self._asid, result)
         return result.physical_address
 
@@ -92,7 +94,10 @@ class MmuService:
 
     def set_context(self, context: RiscvContext | X86Context) -> None:
         """New privilege / status bits; needs no flush (the sets re-check every hit, and
-        each context has its own micro-TLB)."""
+        each context has its own micro-TLB), except a change of x86 CR4.PGE, which
+        flushes the whole TLB (SDM 4.10.4.1)."""
+        if _globals_enabled(context) != _globals_enabled(self._context):
+            self._flushed("all", self.tlb.flush(), "cr4.pge")
         self._context = context
         self._table = tlb_table_for(context)
         self._rebind()
@@ -162,6 +167,11 @@ class MmuService:
                 {"scope": scope, "dropped": dropped, "reason": reason},
             )
         )
+
+
+def _globals_enabled(context: RiscvContext | X86Context) -> bool:
+    """Whether G entries are global: always on RISC-V, with CR4.PGE on x86-64."""
+    return not isinstance(context, X86Context) or context.pge
 
 
 def _untranslated(va: int, access: Access) -> int:

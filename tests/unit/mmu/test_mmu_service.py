@@ -176,6 +176,34 @@ def test_x86_cr3_write_keeps_global_entries() -> None:
     assert expected == list(service.tlb.entries())
 
 
+def test_x86_without_cr4_pge_no_entry_is_global_and_toggling_pge_flushes() -> None:
+    memory = GuestMemory(1 << 20, 0x10_0000)
+    builder = PageTableBuilder(X86_64_4LEVEL, memory, 0x10_0000)
+    builder.map(0x4000_0000, 0x9000_0000, 0x1 | (1 << 8))  # present, G
+    events: list[RuntimeEvent] = []
+    no_pge = X86Context(pge=False)
+    service = MmuService(memory, X86_64_4LEVEL, builder.root, no_pge, publish=events.append)
+    service.translate(0x4000_0000, Access.LOAD)
+    cached_without_pge = list(service.tlb.entries())
+    service.write_cr3(builder.root)  # PGE clear: the G entry goes too
+    after_cr3 = len(service.tlb)
+    service.set_context(X86Context())  # setting PGE flushes everything
+    service.translate(0x4000_0000, Access.LOAD)
+    service.set_context(X86Context(pge=False))  # clearing it too
+    expected = (
+        [(0x4000_0000, 0, 4096, 0)],
+        0,
+        0,
+        [("non_global", "instruction"), ("all", "cr4.pge"), ("all", "cr4.pge")],
+    )
+    assert expected == (
+        cached_without_pge,
+        after_cr3,
+        len(service.tlb),
+        [(event.data["scope"], event.data["reason"]) for event in events],
+    )
+
+
 def test_a_context_of_the_wrong_architecture_is_refused() -> None:
     memory = GuestMemory(1 << 20, RAM)
     with pytest.raises(TypeError):
