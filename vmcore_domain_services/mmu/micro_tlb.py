@@ -30,15 +30,15 @@ DEFAULT_CAPACITY = 256
 
 
 class MicroTlb:
-    """The first-level TLB of one ASID and one permission ``table``."""
+    """The first-level TLB of one ASID (the owning ``Tlb`` keeps track of which) and one
+    permission ``table``."""
 
-    __slots__ = ("asid", "capacity", "maps", "retired", "table")
+    __slots__ = ("capacity", "maps", "retired", "table")
 
-    def __init__(self, asid: int, table: Sequence[int], capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, table: Sequence[int], capacity: int = DEFAULT_CAPACITY) -> None:
         if capacity <= 0:
             raise ValueError(f"a micro-TLB holds at least one page per access: {capacity}")
-        self.asid = asid
-        self.table = table
+        self.table = table  # what it was filled under; holding it keeps its id unique
         self.capacity = capacity
         self.maps: tuple[PageMap, PageMap, PageMap] = ({}, {}, {})
         """By :class:`Access`: 4 KiB page number -> physical minus virtual address."""

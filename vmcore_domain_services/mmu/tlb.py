@@ -144,7 +144,7 @@ class Tlb:
                 for retired in self._micros.values():
                     retired.retire()
                 self._micros.clear()
-            micro = self._micros[key] = MicroTlb(asid, table, self._micro_capacity)
+            micro = self._micros[key] = MicroTlb(table, self._micro_capacity)
         return micro
 
     def lookup(self, va: int, asid: int, access: int, table: Sequence[int]) -> int | None:

@@ -21,13 +21,14 @@ finisher. The expectations are QEMU 7.2's: ``qemu_version`` lets the test insist
 from __future__ import annotations
 
 import os
-import shutil
 import struct
 import subprocess
 import tempfile
 from pathlib import Path
 
 from attrs import frozen
+
+from tests.differential.qemu_system.emulators import make_probe
 
 PROBE_DIR = Path(__file__).parent / "riscv_probe"
 PROBE_ELF = PROBE_DIR / "build" / "probe.elf"
@@ -174,10 +175,6 @@ def _attach_writes(reports: list[CaseReport], writes: list[tuple[int, int]]) -> 
     writes.clear()
 
 
-def qemu_available() -> bool:
-    return shutil.which(QEMU) is not None
-
-
 def qemu_version() -> str:
     """The first line of ``qemu-system-riscv64 --version``."""
     result = subprocess.run(
@@ -188,14 +185,7 @@ def qemu_version() -> str:
 
 def build_probe() -> Path:
     """``make -C riscv_probe``; raises with the compiler's output when it fails."""
-    result = subprocess.run(
-        ["make", "-C", str(PROBE_DIR)], capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0 or not PROBE_ELF.exists():
-        raise RuntimeError(
-            "building the RISC-V probe failed (is riscv64-unknown-elf-gcc installed? "
-            "`make guests` installs it):\n" + result.stdout + result.stderr
-        )
+    make_probe(PROBE_DIR)
     return PROBE_ELF
 
 

@@ -12,27 +12,27 @@ Our walker runs with its spec defaults plus ``AdPolicy.HARDWARE``; the places wh
 7.2 departs from it are in ``riscv_expectations`` (``qemu_7_2_pointer_fault``,
 ``qemu_7_2_view``, ``MPRV_CAVEAT``). Needs
 ``qemu-system-riscv64`` (Debian: qemu-system-misc) and the bare-metal cross compiler;
-skipped without QEMU only when ``CI`` is not ``true``.
+skipped without QEMU only outside CI.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 
+from tests.differential.qemu_system.emulators import require_emulator
 from tests.differential.qemu_system.riscv_expectations import Expected, PlannedCase, plan_case
 from tests.differential.qemu_system.riscv_probe_io import (
     MODEL_BASE,
     MODEL_SIZE,
+    QEMU,
     TABLE_COPIES,
     CaseReport,
     build_probe,
     encode_cases,
     parse_output,
-    qemu_available,
     qemu_version,
     run_probe,
 )
@@ -50,11 +50,7 @@ from vmcore_domain_services.mmu import SV39, SV48, SV57
 
 @pytest.fixture(scope="module")
 def probe() -> Path:
-    if not qemu_available():
-        message = "qemu-system-riscv64 is missing (apt-get install qemu-system-misc)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require_emulator(QEMU, "qemu-system-misc")
     version = qemu_version()
     assert "version 7.2." in version, f"these expectations are QEMU 7.2's, not {version}"
     return build_probe()

@@ -29,13 +29,14 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from tests.differential.qemu_system.emulators import require_emulator
 from tests.differential.qemu_system.x86_address_space import ProbeAddressSpaces, model_memory
 from tests.differential.qemu_system.x86_batch import encode_batch, observed_outcome
 from tests.differential.qemu_system.x86_edge_cases import edge_scenarios
 from tests.differential.qemu_system.x86_qemu import (
     LA57_CPUID_BIT,
+    QEMU,
     build_probe,
-    require_qemu,
     run_batch,
 )
 from tests.differential.qemu_system.x86_scenarios import (
@@ -77,7 +78,7 @@ class QemuProbe:
 
 @pytest.fixture(scope="module")
 def qemu_probe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[QemuProbe]:
-    qemu = require_qemu()
+    qemu = require_emulator(QEMU, "qemu-system-x86")
     yield QemuProbe(qemu, build_probe(tmp_path_factory.mktemp("x86_probe")))
 
 

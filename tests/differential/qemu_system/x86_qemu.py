@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
-import pytest
 from attrs import frozen
 
+from tests.differential.qemu_system.emulators import make_probe
 from tests.differential.qemu_system.x86_layout import COMMANDS_PA, PROBE_DIR, RAM_SIZE, TABLES_PA
 
 QEMU = "qemu-system-x86_64"
@@ -31,25 +29,9 @@ class ProbeReport:
     cases: list[list[int]]
 
 
-def require_qemu() -> str:
-    """The QEMU binary; skips when it is missing, unless ``CI`` is set (then fails)."""
-    path = shutil.which(QEMU)
-    if path is None:
-        message = f"{QEMU} is missing: scripts/ensure-apt-packages {QEMU} qemu-system-x86"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
 def build_probe(out_dir: Path) -> Path:
     """``make`` the probe into ``out_dir``; returns the flat image."""
-    subprocess.run(
-        ["make", "-s", "-C", str(PROBE_DIR), f"OUT={out_dir}"],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    make_probe(PROBE_DIR, f"OUT={out_dir}")
     return out_dir / "x86_probe.bin"
 
 
