@@ -93,7 +93,7 @@ def _qemu(mode: PagingMode, memory: GuestMemory, root: int, vas: list[int]) -> C
     from unicorn.unicorn_const import UC_PROT_READ
     from unicorn.unicorn_py3.unicorn import Uc
 
-    from vmcore.testing.unicorn_oracle import unicorn_vmem_translate
+    from tests.oracles.unicorn import unicorn_vmem_translate
 
     if mode is X86_64_4LEVEL:
         from unicorn.unicorn_const import UC_ARCH_X86, UC_MODE_64

@@ -30,8 +30,8 @@ from uuid import UUID
 from eventsourcing.application import Application
 
 from vmcore.application import ControlPlane
+from vmcore.composition import StoreSpec
 from vmcore.domain import VirtualMachine, VmConfig
-from vmcore.stores import StoreSpec
 
 
 class DefaultApplication(Application[UUID]):

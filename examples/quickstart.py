@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 import tempfile
 
-from vmcore.container import Container
+from vmcore.composition import Container
 from vmcore.domain import CommandContext, PauseReason, Trn, VmConfig
 
 

@@ -1,3 +1,3 @@
-from vmcore.cli import main
+from vmcore.entrypoints.cli import main
 
 raise SystemExit(main())

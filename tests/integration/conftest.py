@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from vmcore.stores import StoreSpec
+from vmcore.composition import StoreSpec
 
 STORE_KINDS = ["memory", "sqlite", "file", "postgres"]
 PERSISTENT_KINDS = [kind for kind in STORE_KINDS if kind != "memory"]

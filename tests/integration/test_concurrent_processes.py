@@ -6,9 +6,8 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from uuid import UUID
 
-from vmcore.application import ControlPlane
+from vmcore.application import ConcurrencyConflict, ControlPlane, NameTaken
 from vmcore.domain import VmConfig
-from vmcore.errors import ConcurrencyConflict, NameTaken
 
 WRITERS = 6
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
-from vmcore.container import Container
+from vmcore.application import ConfigurationError
+from vmcore.composition import Container
 from vmcore.domain import VmConfig
-from vmcore.errors import ConfigurationError
 
 
 class FakeBus:

@@ -6,10 +6,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vmcore.application import ControlPlane, retry_on_conflict
+from vmcore.application import (
+    ConcurrencyConflict,
+    ControlPlane,
+    EventQuery,
+    NameTaken,
+    VersionNotFound,
+    VmNotFound,
+    retry_on_conflict,
+)
 from vmcore.domain import CommandContext, IllegalTransition, Trn, VmConfig, VmState
-from vmcore.errors import ConcurrencyConflict, NameTaken, VersionNotFound, VmNotFound
-from vmcore.queries import EventQuery
 
 
 def test_lifecycle_round_trip_through_the_store(vmcore_store_env: dict[str, str]) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from vmcore.application import ControlPlane
+from vmcore.application.guest_runner import GuestImageError, GuestRunner, Outcome, boot
 from vmcore.domain import VmState
-from vmcore.run import GuestImageError, GuestRunner, Outcome, boot
 
 ROOT = Path(__file__).resolve().parents[2]
 GUESTS = ROOT / "examples" / "guests"

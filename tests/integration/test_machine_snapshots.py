@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from vmcore.application import ControlPlane
+from vmcore.application.guest_runner import Outcome, boot, resume_from_snapshot
+from vmcore.application.machine_snapshots import MachineSnapshots
 from vmcore.domain import VmState
-from vmcore.machine_snapshots import MachineSnapshots
-from vmcore.run import Outcome, boot, resume_from_snapshot
 from vmcore_domain_services.execution import Machine
 from vmcore_event_store.machine_snapshots import SnapshotStoreError
 

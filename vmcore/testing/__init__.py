@@ -10,7 +10,6 @@ from vmcore.testing.strategies import (
     vm_configs,
     vm_names,
 )
-from vmcore.testing.unicorn_oracle import unicorn_vmem_translate
 
 __all__ = [
     "VmLifecycleMachine",
@@ -19,7 +18,6 @@ __all__ = [
     "command_sequences",
     "memory_sizes",
     "trns",
-    "unicorn_vmem_translate",
     "vm_configs",
     "vm_names",
 ]

@@ -39,7 +39,7 @@ from unicorn.unicorn_const import (
 from unicorn.unicorn_py3.unicorn import Uc, UcError
 
 from tests.differential.mmu.targets import ACCESS_TARGETS
-from vmcore.testing.unicorn_oracle import unicorn_vmem_translate
+from tests.oracles.unicorn import unicorn_vmem_translate
 from vmcore_domain_services.memory import GuestMemory
 from vmcore_domain_services.mmu import (
     SV39,

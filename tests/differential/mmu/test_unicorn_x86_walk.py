@@ -48,7 +48,7 @@ from unicorn.x86_const import (
 )
 
 from tests.differential.mmu.targets import ACCESS_TARGETS, X86_CONTEXTS
-from vmcore.testing.unicorn_oracle import unicorn_vmem_translate
+from tests.oracles.unicorn import unicorn_vmem_translate
 from vmcore_domain_services.memory import GuestMemory
 from vmcore_domain_services.mmu import (
     X86_64_4LEVEL,

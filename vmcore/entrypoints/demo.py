@@ -11,7 +11,8 @@ from collections.abc import Callable
 from typing import TextIO
 from uuid import UUID, uuid4
 
-from vmcore.application import ControlPlane
+from vmcore.application.control_plane import ControlPlane
+from vmcore.application.queries import EventQuery
 from vmcore.domain import (
     CommandContext,
     DomainError,
@@ -19,8 +20,7 @@ from vmcore.domain import (
     Trn,
     VmConfig,
 )
-from vmcore.presenters import describe_payload, event_payload, table, vm_summary
-from vmcore.queries import EventQuery
+from vmcore.entrypoints.presenters import describe_payload, event_payload, table, vm_summary
 
 
 def run_demo(control_plane: ControlPlane, reopen: Callable[[], ControlPlane],

@@ -2,7 +2,7 @@
 
 Each use case loads a VM (or creates one), runs one domain command and saves the new
 events atomically; after the commit every stored event is published to the bus. A store
-conflict surfaces as :class:`~vmcore.errors.ConcurrencyConflict`.
+conflict surfaces as :class:`~vmcore.application.errors.ConcurrencyConflict`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
+from vmcore.application.errors import ConcurrencyConflict, NameTaken, VersionNotFound, VmNotFound
+from vmcore.application.queries import EventQuery
 from vmcore.domain import (
     CommandContext,
     PauseReason,
@@ -25,8 +27,6 @@ from vmcore.domain import (
     name_claim_id,
     project_virtual_machine,
 )
-from vmcore.errors import ConcurrencyConflict, NameTaken, VersionNotFound, VmNotFound
-from vmcore.queries import EventQuery
 
 T = TypeVar("T")
 EventPublisher = Callable[[object], None]

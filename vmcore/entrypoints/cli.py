@@ -12,11 +12,12 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from vmcore.application import ControlPlane
-from vmcore.container import Container
+from vmcore.application.control_plane import ControlPlane
+from vmcore.application.errors import USER_ERRORS, ConfigurationError, StoreUnavailable
+from vmcore.application.queries import EventQuery
+from vmcore.composition.container import Container
 from vmcore.domain import KNOWN_FLAGS, PauseReason, VirtualMachine, VmConfig
-from vmcore.errors import USER_ERRORS, ConfigurationError, StoreUnavailable
-from vmcore.presenters import (
+from vmcore.entrypoints.presenters import (
     event_record,
     key_values,
     table,
@@ -24,7 +25,6 @@ from vmcore.presenters import (
     vm_detail,
     vm_summary,
 )
-from vmcore.queries import EventQuery
 
 EXIT_USER_ERROR = 1
 _VM_COLUMNS = ["name", "id", "state", "reason", "version", "vcpus", "memory", "arch"]
@@ -97,11 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("demo", help="the main job: a tour of the lifecycle, then a replay check")
 
-    from vmcore.guest_command import add_run_command
+    from vmcore.entrypoints.guest_command import add_run_command
 
     add_run_command(commands)
 
-    from vmcore.store_command import add_store_commands
+    from vmcore.entrypoints.store_command import add_store_commands
 
     add_store_commands(commands)
 
@@ -163,19 +163,19 @@ def _first_line(error: BaseException) -> str:
 
 def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
     if args.command == "store":
-        from vmcore.store_command import run_store_command
+        from vmcore.entrypoints.store_command import run_store_command
 
         return run_store_command(args, out)
     container, cp = _open(args)
     try:
         if args.command == "demo":
-            from vmcore.demo import run_demo
+            from vmcore.entrypoints.demo import run_demo
 
             return 0 if run_demo(cp, lambda: _open(args)[1], out) else 1
         if args.command == "events":
             return _events(cp, args, out)
         if args.command == "run":
-            from vmcore.guest_command import run_guest
+            from vmcore.entrypoints.guest_command import run_guest
 
             return run_guest(cp, container.bus(), args)
         return _vm(cp, args, out)

@@ -12,11 +12,11 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from vmcore.application import ControlPlane
+from vmcore.application.control_plane import ControlPlane
+from vmcore.application.errors import VmcoreError
+from vmcore.application.guest_runner import GuestRunner, Outcome, boot, resume_from_snapshot
+from vmcore.application.machine_snapshots import MachineSnapshots
 from vmcore.domain import CommandContext, parse_memory_size
-from vmcore.errors import VmcoreError
-from vmcore.machine_snapshots import MachineSnapshots
-from vmcore.run import GuestRunner, Outcome, boot, resume_from_snapshot
 
 _ANNOUNCED = {"vm.started": "running (SIGUSR1 pauses, SIGUSR2 resumes, SIGINT stops)",
               "vm.snapshot_restored": "running from a snapshot (SIGUSR1 pauses, SIGUSR2"

@@ -1,7 +1,7 @@
 """The composition root: dependency-injector wiring for stores, bus, services, ControlPlane.
 
 Configuration comes from a dict, the environment (``VMCORE_*``) or a JSON/INI file; the
-store is chosen by a ``Selector`` over :data:`vmcore.stores.STORE_KINDS`. Tests override
+store is chosen by a ``Selector`` over :data:`vmcore.composition.stores.STORE_KINDS`. Tests override
 any provider with a fake (``container.bus.override(providers.Object(fake))``).
 """
 
@@ -14,11 +14,11 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
-from vmcore.application import DEFAULT_SNAPSHOT_INTERVAL, ControlPlane
+from vmcore.application.control_plane import DEFAULT_SNAPSHOT_INTERVAL, ControlPlane
+from vmcore.application.errors import ConfigurationError
+from vmcore.application.services import ServiceRegistry
 from vmcore.bus import UnifiedEventBus
-from vmcore.errors import ConfigurationError
-from vmcore.services import ServiceRegistry
-from vmcore.stores import DEFAULT_STORE, StoreSpec
+from vmcore.composition.stores import DEFAULT_STORE, StoreSpec
 from vmcore_domain_services.lifecycle import LifecycleStatistics
 
 DEFAULTS: dict[str, Any] = {

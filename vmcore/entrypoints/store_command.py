@@ -7,9 +7,9 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from vmcore.application import ControlPlane
-from vmcore.errors import VmcoreError
-from vmcore.stores import StoreSpec
+from vmcore.application.control_plane import ControlPlane
+from vmcore.application.errors import VmcoreError
+from vmcore.composition.stores import StoreSpec
 from vmcore_event_store.copy import (
     CopyError,
     CopyProgress,

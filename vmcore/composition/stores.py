@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from attrs import frozen
 
-from vmcore.errors import ConfigurationError
+from vmcore.application.errors import ConfigurationError
 
 STORE_KINDS = ("file", "sqlite", "postgres", "memory")
 DEFAULT_STORE = "file"

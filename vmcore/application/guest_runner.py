@@ -20,7 +20,9 @@ from uuid import UUID
 from attrs import frozen
 from elftools.common.exceptions import ELFError
 
-from vmcore.application import ControlPlane
+from vmcore.application.control_plane import ControlPlane
+from vmcore.application.errors import VmcoreError
+from vmcore.application.machine_snapshots import MachineSnapshots
 from vmcore.domain import (
     CommandContext,
     PauseReason,
@@ -28,8 +30,6 @@ from vmcore.domain import (
     VmConfig,
     discard_runtime_event,
 )
-from vmcore.errors import VmcoreError
-from vmcore.machine_snapshots import MachineSnapshots
 from vmcore_domain_services.execution import (
     Machine,
     MachineState,
