@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint bench soak guests clean
+.PHONY: install run test lint bench soak guests tools clean
 
 install: $(STAMP)
 
@@ -20,17 +20,18 @@ run: install
 
 # The whole suite, PostgreSQL included: scripts/with-postgres starts a throwaway server on
 # loopback unless POSTGRES_HOST / POSTGRES_DSN point at one.
-test: install guests lint
+test: install guests tools lint
 	scripts/with-postgres $(BIN)/pytest -m "not soak" $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check vmcore vmcore_domain_services vmcore_event_store tests bench examples
 	$(BIN)/mypy
 
-soak: install guests
+soak: install guests tools
 	scripts/with-postgres $(BIN)/pytest -m soak $(PYTEST_ARGS)
 
-bench: install guests
+bench: install guests tools
+	scripts/ensure-apt-packages redis-server redis-server
 	scripts/with-postgres $(BIN)/python -m bench
 
 # The example RISC-V guests, built with Debian's bare-metal cross toolchain, and the
@@ -43,6 +44,12 @@ guests:
 		qemu-system-riscv64 qemu-system-misc qemu-system-x86_64 qemu-system-x86
 	$(MAKE) -C examples/guests
 	for probe in $(QEMU_PROBES); do $(MAKE) -C $$probe || exit 1; done
+
+# The real clients and peers the server tests drive: gdb-multiarch against the GDB stub,
+# headless Chromium (with its driver) against the dashboard, nc against the bus service.
+tools:
+	scripts/ensure-apt-packages gdb-multiarch gdb-multiarch chromium chromium \
+		chromedriver chromium-driver nc netcat-openbsd
 
 clean:
 	rm -rf $(VENV) .vmcore .pytest_cache .mypy_cache .ruff_cache
