@@ -1,0 +1,111 @@
+"""``vmcore bus``: ``serve --config event_buses.json``, and a client of a running service:
+``emit``, ``poll``, ``topics``, ``rules``, ``subscribe`` (``--url tcp://HOST:PORT``).
+Answers print as JSON, one object per line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any, TextIO
+
+import orjson
+
+from vmcore.application.errors import ConfigurationError, VmcoreError
+from vmcore.bus.client import BlockingBusClient, BusRpcError
+
+
+class BusCommandError(VmcoreError):
+    """The service refused, or could not be reached."""
+
+
+def add_bus_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    bus = commands.add_parser("bus", help="the event bus service (JSON-RPC over TCP)")
+    actions = bus.add_subparsers(dest="bus_command", required=True)
+    serve = actions.add_parser("serve", help="run every bus instance of a config file")
+    serve.add_argument("--config", dest="bus_config", required=True,
+                       help="event_buses.json: a list of bus instances")
+
+    def client(name: str, text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = actions.add_parser(name, help=text)
+        parser.add_argument("--url", required=True, help="tcp://HOST:PORT of a bus instance")
+        return parser
+
+    emit = client("emit", "emit one event")
+    emit.add_argument("topic")
+    emit.add_argument("payload", type=_json, help="the payload, as JSON")
+    for flag in ("source-trn", "target-trn", "correlation-id"):
+        emit.add_argument(f"--{flag}")
+    emit.add_argument("--metadata", type=_json)
+    poll = client("poll", "events after --since (an event_id)")
+    poll.add_argument("--topic", default="*", help="a topic, '*' or 'prefix.*'")
+    poll.add_argument("--since", type=int, default=0)
+    poll.add_argument("--limit", type=int, default=100)
+    client("topics", "topics with their event counts")
+    rules = client("rules", "list rules; --add RULE_JSON or --delete ID")
+    rules.add_argument("--add", type=_json, help="an EventTriggerRule as JSON")
+    rules.add_argument("--delete", metavar="ID")
+    subscribe = client("subscribe", "print events pushed on a topic as they come")
+    subscribe.add_argument("topic")
+    subscribe.add_argument("--count", type=int, help="stop after this many events")
+
+
+def _json(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        raise argparse.ArgumentTypeError(f"not JSON: {text[:80]!r}") from None
+
+
+def run_bus_command(args: argparse.Namespace, out: TextIO) -> int:
+    if args.bus_command == "serve":
+        from vmcore.application.bus_service import load_config
+        from vmcore.entrypoints.bus_service.serve import serve
+
+        return asyncio.run(serve(load_config(args.bus_config), out))
+    try:
+        client = BlockingBusClient(args.url)
+    except ValueError as error:
+        raise ConfigurationError(f"--url: {error}") from None
+    except OSError as error:
+        raise BusCommandError(f"cannot reach the bus service at {args.url}:"
+                              f" {error.strerror or error}") from None
+    try:
+        _client_command(client, args, out)
+    except BusRpcError as error:
+        raise BusCommandError(f"the bus service refused: {error}") from None
+    except (ConnectionError, OSError) as error:
+        raise BusCommandError(f"lost the bus service at {args.url}: {error}") from None
+    finally:
+        client.close()
+    return 0
+
+
+def _client_command(client: BlockingBusClient, args: argparse.Namespace, out: TextIO) -> None:
+    def write(value: Any) -> None:
+        out.write(orjson.dumps(value).decode() + "\n")
+        out.flush()
+
+    command = args.bus_command
+    if command == "emit":
+        envelope = {key: value for key, value in (
+            ("source_trn", args.source_trn), ("target_trn", args.target_trn),
+            ("correlation_id", args.correlation_id), ("metadata", args.metadata))
+            if value is not None}
+        write(client.emit(args.topic, args.payload, **envelope))
+    elif command == "poll":
+        write(client.poll(args.topic, args.since, args.limit))
+    elif command == "topics":
+        write(client.topics())
+    elif command == "rules":
+        if args.add is not None:
+            write(client.register_rule(args.add))
+        elif args.delete is not None:
+            client.delete_rule(args.delete)
+            write({"deleted": args.delete})
+        else:
+            write(client.list_rules())
+    else:
+        for count, event in enumerate(client.subscribe(args.topic), start=1):
+            write(event)
+            if args.count is not None and count >= args.count:
+                break

@@ -1,0 +1,129 @@
+"""The event log in SQLite: seed 002's ``event_log`` table, WAL, ``synchronous=FULL``.
+
+An append commits one transaction, so an event is on disk (fsync'ed) when ``append`` returns.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from vmcore_event_store.bus_log.records import (
+    INDEXES,
+    MAX_LIMIT,
+    Firing,
+    LogQuery,
+    NewEvent,
+    StoredEvent,
+    TopicInfo,
+    sql_where,
+)
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS event_log (
+        event_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        topic TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        timestamp INTEGER NOT NULL,
+        metadata TEXT,
+        source_trn TEXT,
+        target_trn TEXT,
+        correlation_id TEXT
+    )""",
+    *INDEXES,
+    "CREATE TABLE IF NOT EXISTS bus_rules (rule_id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS bus_rule_firings (
+        rule_id TEXT NOT NULL, trigger_event_id INTEGER NOT NULL,
+        PRIMARY KEY (rule_id, trigger_event_id))""",
+    "CREATE TABLE IF NOT EXISTS bus_cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
+)
+_COLUMNS = "event_id, topic, payload, timestamp, metadata, source_trn, target_trn, correlation_id"
+
+
+class SQLiteBusLog:
+    """One database file per instance; several processes may share it (SQLite locks)."""
+
+    durable = True
+
+    def __init__(self, path: str | Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
+                                   timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        for statement in SCHEMA:
+            self._db.execute(statement)
+
+    def append(self, events: Sequence[NewEvent], *, firing: Firing | None = None,
+               cursor: tuple[str, int] | None = None) -> list[StoredEvent] | None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if firing is not None:
+                inserted = db.execute(
+                    "INSERT OR IGNORE INTO bus_rule_firings VALUES (?, ?)",
+                    (firing.rule_id, firing.trigger_event_id)).rowcount
+                if not inserted:
+                    db.execute("ROLLBACK")
+                    return None
+            stored = []
+            for event in events:
+                cur = db.execute(
+                    "INSERT INTO event_log (topic, payload, timestamp, metadata, source_trn,"
+                    " target_trn, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (event.topic, event.payload, event.timestamp, event.metadata,
+                     event.source_trn, event.target_trn, event.correlation_id))
+                assert cur.lastrowid is not None
+                stored.append(StoredEvent.of(cur.lastrowid, event))
+            if cursor is not None:
+                db.execute("INSERT INTO bus_cursors VALUES (?, ?) ON CONFLICT (name) DO UPDATE"
+                           " SET position = excluded.position", cursor)
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return stored
+
+    def select(self, query: LogQuery) -> list[StoredEvent]:
+        where, values = sql_where(query, "?")
+        rows = self._db.execute(
+            f"SELECT {_COLUMNS} FROM event_log WHERE {where} ORDER BY event_id LIMIT ?",
+            (*values, min(query.limit, MAX_LIMIT))).fetchall()
+        return [StoredEvent(*row) for row in rows]
+
+    def topics(self) -> list[TopicInfo]:
+        rows = self._db.execute("SELECT topic, COUNT(*), MAX(event_id) FROM event_log"
+                                " GROUP BY topic ORDER BY topic").fetchall()
+        return [TopicInfo(*row) for row in rows]
+
+    def last_event_id(self) -> int:
+        row = self._db.execute("SELECT MAX(event_id) FROM event_log").fetchone()
+        return int(row[0] or 0)
+
+    def fired(self, firing: Firing) -> bool:
+        row = self._db.execute("SELECT 1 FROM bus_rule_firings WHERE rule_id = ? AND"
+                               " trigger_event_id = ?",
+                               (firing.rule_id, firing.trigger_event_id)).fetchone()
+        return row is not None
+
+    def cursor(self, name: str) -> int:
+        row = self._db.execute("SELECT position FROM bus_cursors WHERE name = ?",
+                               (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def put_rule(self, rule_id: str, body: str) -> None:
+        self._db.execute("INSERT INTO bus_rules VALUES (?, ?) ON CONFLICT (rule_id) DO UPDATE"
+                         " SET body = excluded.body", (rule_id, body))
+
+    def delete_rule(self, rule_id: str) -> bool:
+        return bool(self._db.execute("DELETE FROM bus_rules WHERE rule_id = ?",
+                                     (rule_id,)).rowcount)
+
+    def rules(self) -> list[tuple[str, str]]:
+        rows = self._db.execute("SELECT rule_id, body FROM bus_rules ORDER BY rule_id")
+        return [(str(a), str(b)) for a, b in rows.fetchall()]
+
+    def close(self) -> None:
+        self._db.close()
