@@ -113,7 +113,8 @@ def test_rule_matching() -> None:
                                    target_trn="trn:vm:a"))
 
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=5)
+json_scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1)
+                | st.text(max_size=5))
 
 
 @given(left=json_scalars, right=json_scalars)
