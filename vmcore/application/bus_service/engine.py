@@ -43,7 +43,10 @@ class RuleEngine:
     def __init__(self, bus_id: str, *, read: Reader, append: Appender,
                  fired: Callable[[Firing], Awaitable[bool]], tools: dict[str, Tool],
                  max_concurrency: int, max_depth: int, now_ms: Callable[[], int],
-                 poll_seconds: float | None) -> None:
+                 poll_seconds: float | None,
+                 load_rules: Callable[[], Awaitable[dict[str, Rule]]] | None = None) -> None:
+        """``load_rules``, when given, re-reads the rules whenever the engine is idle (rules
+        another process sharing the log registered)."""
         self.bus_id = bus_id
         self.rules: dict[str, Rule] = {}
         self._read = read
@@ -56,6 +59,7 @@ class RuleEngine:
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self.position = 0
+        self._load_rules = load_rules
 
     def wake(self) -> None:
         self._wake.set()
@@ -70,6 +74,8 @@ class RuleEngine:
                     await self._append([], cursor=(CURSOR, self.position))
                     saved = self.position
                 await self._sleep()
+                if self._load_rules is not None:
+                    self.rules = await self._load_rules()
                 continue
             tasks = [self._fire(rule, event, depth)
                      for event in batch if (depth := depth_of(event)) <= self._max_depth

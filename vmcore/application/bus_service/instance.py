@@ -69,7 +69,8 @@ class BusInstance:
         self.engine = RuleEngine(
             config.id, read=self.select, append=self.append, fired=self._fired,
             tools=tools or {}, max_concurrency=config.max_concurrency,
-            max_depth=config.max_rule_depth, now_ms=now_ms, poll_seconds=poll)
+            max_depth=config.max_rule_depth, now_ms=now_ms, poll_seconds=poll,
+            load_rules=self._load_rules if log.durable else None)
 
     async def storage(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._executor is None:
@@ -79,17 +80,22 @@ class BusInstance:
 
     async def start(self) -> None:
         self._published = await self.storage(self.log.last_event_id)
-        for rule_id, body in await self.storage(self.log.rules):
-            try:
-                self.engine.rules[rule_id] = parse_rule(orjson.loads(body))
-            except RpcError as error:
-                _log.error("bus %s: stored rule %s is invalid: %s", self.config.id, rule_id,
-                           error.data)
+        self.engine.rules = await self._load_rules()
         self._tasks = [asyncio.create_task(self._writer()),
                        asyncio.create_task(self._publisher())]
         if self.config.enable_rules:
             position = await self.storage(self.log.cursor, CURSOR)
             self._tasks.append(asyncio.create_task(self._guard(self.engine.run, position)))
+
+    async def _load_rules(self) -> dict[str, Rule]:
+        rules = {}
+        for rule_id, body in await self.storage(self.log.rules):
+            try:
+                rules[rule_id] = parse_rule(orjson.loads(body))
+            except RpcError as error:
+                _log.error("bus %s: stored rule %s is invalid: %s", self.config.id, rule_id,
+                           error.data)
+        return rules
 
     def add_task(self, coroutine: Coroutine[Any, Any, None]) -> None:
         """Run ``coroutine`` (a follower such as the VM bridge) until :meth:`close`."""
