@@ -126,6 +126,12 @@ class BusInstance:
     async def emit(self, params: Any) -> dict[str, Any]:
         event = parse_envelope(params, allowed_sources=self.config.allowed_sources,
                                now_ms=self.now_ms)
+        if self._executor is None and self._queue.empty():
+            # the in-memory log appends synchronously: with nothing queued, this is in order
+            appended = self.log.append([event])
+            assert appended
+            self._appended(appended)
+            return {"event_id": appended[0].event_id, "timestamp": appended[0].timestamp}
         future: asyncio.Future[StoredEvent] = asyncio.get_running_loop().create_future()
         try:
             self._queue.put_nowait((event, future))
@@ -164,10 +170,13 @@ class BusInstance:
         """Store ``events`` (see :meth:`BusLog.append`) and publish them."""
         stored = await self.storage(self.log.append, events, **kwargs)
         if stored:
-            for record in stored:
-                self._recent[record.event_id] = record
-            self._wake.set()
+            self._appended(stored)
         return stored
+
+    def _appended(self, stored: list[StoredEvent]) -> None:
+        for record in stored:
+            self._recent[record.event_id] = record
+        self._wake.set()
 
     # -- publishing, in event_id order --------------------------------------------------
 
