@@ -46,10 +46,11 @@ guests:
 	for probe in $(QEMU_PROBES); do $(MAKE) -C $$probe || exit 1; done
 
 # The real clients and peers the server tests drive: gdb-multiarch against the GDB stub,
-# headless Chromium (with its driver) against the dashboard, nc against the bus service.
+# headless Chromium (with its driver) against the dashboard, nc against the bus service,
+# redis-server as the bus service benchmark's peer (its --quick run is a test).
 tools:
 	scripts/ensure-apt-packages gdb-multiarch gdb-multiarch chromium chromium \
-		chromedriver chromium-driver nc netcat-openbsd
+		chromedriver chromium-driver nc netcat-openbsd redis-server redis-server
 
 clean:
 	rm -rf $(VENV) .vmcore .pytest_cache .mypy_cache .ruff_cache

@@ -173,8 +173,8 @@ async def bench_redis(port: int, stream: str, connections: int, count: int
 
 
 async def main_async(quick: bool, repeats: int) -> None:
-    memory_count = 1600 if quick else 8000
-    durable_count = 320 if quick else 1600
+    memory_count = 800 if quick else 8000
+    durable_count = 160 if quick else 1600
     with tempfile.TemporaryDirectory(prefix="bench-bus-service-") as tmp:
         servers = Servers(Path(tmp))
         try:

@@ -3,6 +3,7 @@ the answer bytes out (``None`` when nothing is owed). Nothing a client sends rai
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -98,8 +99,9 @@ async def handle_message(session: Session, raw: bytes) -> bytes | None:
         if len(message) > MAX_BATCH:
             return error_line(INVALID_REQUEST, "Invalid Request",
                               f"a batch holds at most {MAX_BATCH} requests")
-        answers = [answer for item in message
-                   if (answer := await _handle_one(session, item)) is not None]
+        # run together, so a batch of emits shares one commit; answers keep the batch order
+        results = await asyncio.gather(*(_handle_one(session, item) for item in message))
+        answers = [answer for answer in results if answer is not None]
         return _dumps(answers) if answers else None
     answer = await _handle_one(session, message)
     return None if answer is None else _dumps(answer)
