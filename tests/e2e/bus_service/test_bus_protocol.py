@@ -20,7 +20,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BusServer]:
     work = tmp_path_factory.mktemp("bus")
     config = [{"id": "global", "persist": True, "storage_path": str(work / "global.db"),
                "enable_rules": True, "allowed_sources": ["trn:user:", "trn:org:"]},
-              {"id": "workflow", "persist": False, "subscriber_buffer": 4}]
+              {"id": "workflow", "persist": False, "subscriber_buffer": 4},
+              {"id": "small", "max_connections": 2}]
     with BusServer(config, work) as running:
         yield running
 
@@ -197,3 +198,14 @@ def test_bad_config_is_one_line_naming_bus_and_field(tmp_path: Path) -> None:
         assert (1, 1) == (status, len(stderr.splitlines())), stderr
         assert expected in stderr
         assert "Traceback" not in stderr
+
+
+def test_connections_beyond_the_limit_are_refused_and_others_kept(server: BusServer) -> None:
+    with server.client("small") as first, server.client("small") as second:
+        assert "topics" in first.call("list_topics")
+        with server.client("small") as third:
+            assert -32008 == third.recv()["error"]["code"]
+            assert third.closed_by_server()
+        assert "topics" in second.call("list_topics")
+    with server.client("small") as again:  # a closed connection frees its place
+        assert "topics" in again.call("list_topics")

@@ -153,7 +153,15 @@ def test_rules_persist_with_the_instance_and_need_rules_enabled(server: BusServe
         client.register_rule(rule)
     server.stop()
     server.start()
+    store = server.config[0]["vm_store"]
+    created = vmcore("--store", store, "vm", "create", "--name", "web-2", cwd=server.workdir)
+    assert 0 == created.returncode, created.stderr
     with BlockingBusClient(server.url("rules")) as client:
+        fleet = client.subscribe("vm.created", timeout=30)
+        names = [e["payload"]["name"] for e in client.poll("vm.created")["events"]]
+        if "web-2" not in names:  # the bridge has not republished it yet
+            names.append(next(fleet)["payload"]["name"])
+        assert ["web-1", "web-2"] == names  # after the restart: each VM event once
         assert [rule | {"match_fields": rule["match_fields"]}] == [
             r for r in client.list_rules() if r["id"] == "keep"]
         client.delete_rule("keep")

@@ -20,6 +20,8 @@ RULES_DISABLED = -32005
 STORAGE_FAILED = -32006
 MESSAGE_TOO_LARGE = -32007
 """A line over the size limit; the server closes the connection after this answer."""
+TOO_MANY_CONNECTIONS = -32008
+"""The instance already serves ``max_connections`` clients; this one is closed."""
 
 
 class RpcError(Exception):

@@ -18,7 +18,7 @@ from vmcore.application.bus_service import (
     event_line,
     handle_message,
 )
-from vmcore.application.bus_service.errors import MESSAGE_TOO_LARGE
+from vmcore.application.bus_service.errors import MESSAGE_TOO_LARGE, TOO_MANY_CONNECTIONS
 
 MAX_LINE = 1 << 20
 """The longest message line (1 MiB, newline excluded); a longer one closes the connection."""
@@ -28,9 +28,23 @@ _log = logging.getLogger(__name__)
 
 async def start_server(instance: BusInstance) -> asyncio.Server:
     config = instance.config
+    open_connections = 0
 
     async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await Connection(instance, reader, writer).run()
+        nonlocal open_connections
+        if open_connections >= config.max_connections:
+            writer.write(error_line(TOO_MANY_CONNECTIONS, "Too many connections",
+                                    f"bus {config.id!r} serves at most"
+                                    f" {config.max_connections} connections"))
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.drain()
+            writer.close()
+            return
+        open_connections += 1
+        try:
+            await Connection(instance, reader, writer).run()
+        finally:
+            open_connections -= 1
 
     return await asyncio.start_server(connected, config.host, config.port, limit=MAX_LINE + 1)
 
