@@ -30,7 +30,8 @@ trns = st.one_of(st.none(), st.just("trn:user:alice"), st.text(max_size=20),
 envelopes = st.fixed_dictionaries(
     {"topic": st.one_of(st.sampled_from(["vm.a", "fuzz.t", "*", "vm.*", ""]),
                         st.text(max_size=12))},
-    optional={"payload": json_values, "timestamp": st.one_of(st.integers(), json_values),
+    optional={"payload": json_values,
+              "timestamp": st.one_of(st.integers(-(2**63), 2**63 - 1), json_values),
               "metadata": json_values, "source_trn": trns, "target_trn": trns,
               "correlation_id": st.one_of(st.none(), st.text(max_size=300)),
               "extra": json_values})
@@ -51,6 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BusServer]:
                "allowed_sources": ["trn:user:"]}]
     with BusServer(config, work) as running:
         yield running
+        assert "Traceback" not in running.errors()  # nothing reached the internal-error path
 
 
 @pytest.fixture(scope="module")

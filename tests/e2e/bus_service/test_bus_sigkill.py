@@ -43,9 +43,17 @@ def read_all(client: RawClient, topic: str) -> list[dict[str, Any]]:
     return events
 
 
+@pytest.mark.parametrize("storage", ["sqlite", pytest.param("postgres",
+                                                              marks=pytest.mark.postgres)])
 def test_every_acknowledged_emit_survives_sigkill_and_rules_fire_once(
-        tmp_path: Path) -> None:
-    config = [{"id": "durable", "persist": True, "storage_path": str(tmp_path / "bus.db"),
+        tmp_path: Path, storage: str) -> None:
+    if storage == "postgres":
+        from tests.integration.conftest import create_schema, postgres_conninfo
+
+        path = f"{postgres_conninfo()} options=-csearch_path={create_schema('kill')}"
+    else:
+        path = str(tmp_path / "bus.db")
+    config = [{"id": "durable", "persist": True, "storage_path": path,
                "enable_rules": True, "max_concurrency": 4}]
     acked: list[tuple[int, Any]] = []
     lock = threading.Lock()

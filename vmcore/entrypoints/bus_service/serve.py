@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from typing import TextIO
 
@@ -73,6 +74,8 @@ async def close_instances(running: list[tuple[BusInstance, asyncio.Server]]) -> 
 
 
 async def serve(configs: list[BusConfig], out: TextIO) -> int:
+    logging.basicConfig(level=logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
