@@ -113,7 +113,7 @@ def test_nc_is_a_client_too(server: BusServer) -> None:
     host, port = server.addresses["workflow"]
     request = b'{"jsonrpc": "2.0", "method": "emit_event", "params": {"topic": "nc.t",' \
               b' "payload": {"via": "nc"}}, "id": 7}\n'
-    done = subprocess.run(["nc", "-q", "5", host, str(port)], input=request,
+    done = subprocess.run(["nc", "-N", host, str(port)], input=request,
                           capture_output=True, timeout=30, check=True)
     answer = orjson.loads(done.stdout.splitlines()[0])
     assert 7 == answer["id"]

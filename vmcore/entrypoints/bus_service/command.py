@@ -71,6 +71,8 @@ def run_bus_command(args: argparse.Namespace, out: TextIO) -> int:
                               f" {error.strerror or error}") from None
     try:
         _client_command(client, args, out)
+    except KeyboardInterrupt:  # the way to end `vmcore bus subscribe`
+        return 0
     except BusRpcError as error:
         raise BusCommandError(f"the bus service refused: {error}") from None
     except (ConnectionError, OSError) as error:
