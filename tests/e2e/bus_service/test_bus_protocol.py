@@ -209,3 +209,29 @@ def test_connections_beyond_the_limit_are_refused_and_others_kept(server: BusSer
         assert "topics" in second.call("list_topics")
     with server.client("small") as again:  # a closed connection frees its place
         assert "topics" in again.call("list_topics")
+
+
+def test_the_asyncio_client(server: BusServer) -> None:
+    import asyncio
+
+    from vmcore.bus.client import BusClient, BusRpcError
+
+    async def scenario() -> tuple[list[int], list[int], int]:
+        client = await BusClient.connect(server.url("workflow"))
+        subscription = await client.subscribe("async.*")
+        emitted = [(await client.emit("async.t", n))["event_id"] for n in range(3)]
+        pushed = []
+        async for event in subscription:
+            pushed.append(event["event_id"])
+            if len(pushed) == 3:
+                break
+        await subscription.unsubscribe()
+        try:
+            await client.call("delete_rule", {"id": "none"})
+        except BusRpcError as error:
+            code = error.code
+        await client.close()
+        return emitted, pushed, code
+
+    emitted, pushed, code = asyncio.run(asyncio.wait_for(scenario(), 60))
+    assert (emitted, -32005) == (pushed, code)
