@@ -5,6 +5,7 @@ and a reader that polls ``since`` its last id never misses an event."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 
@@ -47,11 +48,20 @@ class PostgresBusLog:
     durable = True
 
     def __init__(self, dsn: str) -> None:
-        self._db = psycopg.connect(dsn, autocommit=True)
+        self._dsn = dsn
+        self._connection = psycopg.connect(dsn, autocommit=True)
         with self._db.transaction():
             self._db.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
             for statement in SCHEMA:
                 self._db.execute(statement)
+
+    @property
+    def _db(self) -> psycopg.Connection[Any]:
+        """The connection, reopened after the server dropped it (the failed call raised)."""
+        if self._connection.broken:
+            self._connection.close()
+            self._connection = psycopg.connect(self._dsn, autocommit=True)
+        return self._connection
 
     def append(self, events: Sequence[NewEvent], *, firing: Firing | None = None,
                cursor: tuple[str, int] | None = None) -> list[StoredEvent] | None:
@@ -121,4 +131,4 @@ class PostgresBusLog:
         return [(str(a), str(b)) for a, b in rows.fetchall()]
 
     def close(self) -> None:
-        self._db.close()
+        self._connection.close()

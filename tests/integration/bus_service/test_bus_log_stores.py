@@ -98,3 +98,19 @@ def test_postgres_dsn_is_recognised() -> None:
         opened.close()
     with pytest.raises(psycopg.OperationalError):
         open_bus_log(True, "host=127.0.0.1 port=1 dbname=x connect_timeout=2")
+
+
+@pytest.mark.postgres
+def test_postgres_log_reconnects_after_the_server_drops_it() -> None:
+    opened = open_bus_log(True, postgres_dsn())
+    try:
+        opened.append([event("t", 1)])
+        pid = opened._db.info.backend_pid  # type: ignore[attr-defined]
+        with psycopg.connect(postgres_conninfo(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(psycopg.OperationalError):
+            opened.append([event("t", 2)])
+        opened.append([event("t", 3)])
+        assert [1, 3] == [int(e.payload[5]) for e in opened.select(LogQuery(topic="t"))]
+    finally:
+        opened.close()
