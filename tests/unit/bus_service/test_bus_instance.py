@@ -120,3 +120,42 @@ json_scalars = (st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1)
 @given(left=json_scalars, right=json_scalars)
 def test_json_equal_is_json_equality(left: Any, right: Any) -> None:
     assert (orjson.dumps(left) == orjson.dumps(right)) == json_equal(left, right)
+
+
+def test_rule_executions_are_bounded_by_max_concurrency() -> None:
+    inside = 0
+    most = 0
+    lock = threading.Lock()
+    pair = threading.Barrier(2, timeout=20)  # two must be inside at once, or it breaks
+
+    def tool(tool_input: Any, event: dict[str, Any]) -> Any:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        try:
+            pair.wait()
+            return event["event_id"]
+        finally:
+            with lock:
+                inside -= 1
+
+    async def scenario() -> list[str]:
+        instance = BusInstance(config(enable_rules=True, max_concurrency=2), MemoryBusLog(),
+                               tools={"trn:tool:t:pair": tool})
+        await instance.start()
+        await instance.register_rule({"id": "r", "topic": "go", "action": {
+            "InvokeTool": {"tool_id": "trn:tool:t:pair", "input": None}}})
+        subscription = instance.subscribe({"topic": "bus.tool.*"})
+        for n in range(10):
+            await instance.emit({"topic": "go", "payload": n})
+        topics = []
+        for _ in range(10):
+            event = await asyncio.wait_for(subscription.next(), 30)
+            assert event is not None
+            topics.append(event.topic)
+        await instance.close()
+        return topics
+
+    assert ["bus.tool.result"] * 10 == asyncio.run(scenario())
+    assert 2 == most
