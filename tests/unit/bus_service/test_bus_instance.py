@@ -159,3 +159,25 @@ def test_rule_executions_are_bounded_by_max_concurrency() -> None:
 
     assert ["bus.tool.result"] * 10 == asyncio.run(scenario())
     assert 2 == most
+
+
+def test_a_tool_that_never_answers_becomes_an_error_event() -> None:
+    release = threading.Event()
+
+    async def scenario() -> dict[str, Any]:
+        instance = BusInstance(config(enable_rules=True, tool_timeout_ms=1), MemoryBusLog(),
+                               tools={"trn:tool:t:hang": lambda i, e: release.wait(30)})
+        await instance.start()
+        await instance.register_rule({"id": "r", "topic": "go", "action": {
+            "InvokeTool": {"tool_id": "trn:tool:t:hang", "input": None}}})
+        subscription = instance.subscribe({"topic": "bus.tool.*"})
+        await instance.emit({"topic": "go", "payload": None})
+        event = await asyncio.wait_for(subscription.next(), 30)
+        release.set()
+        await instance.close()
+        assert event is not None
+        return {"topic": event.topic, **orjson.loads(event.payload)}
+
+    report = asyncio.run(scenario())
+    assert ("bus.tool.error", "trn:tool:t:hang") == (report["topic"], report["tool_id"])
+    assert "no answer" in report["error"]

@@ -23,10 +23,10 @@ _LOOPBACK_NAMES = {"localhost"}
 class BusConfig:
     """One bus instance. Besides the seed's fields: ``queue_size`` (emit queue),
     ``subscriber_buffer`` (events buffered per subscription before it is dropped),
-    ``max_events`` (the in-memory log's bound), ``max_rule_depth``, ``emit_wait_ms`` (how long
-    an emitter waits on a full queue), ``max_connections`` (more are refused), ``vm_store``
-    (a vmcore store for the built-in VM tools and the VM bridge), ``vm_bridge`` and
-    ``allow_remote`` (listen beyond loopback)."""
+    ``max_events`` (the in-memory log's bound), ``max_rule_depth``, ``emit_wait_ms`` (how
+    long an emitter waits on a full queue), ``max_connections`` (more are refused),
+    ``tool_timeout_ms``, ``vm_store`` (a vmcore store for the built-in VM tools and the VM
+    bridge), ``vm_bridge`` and ``allow_remote`` (listen beyond loopback)."""
 
     id: str
     host: str
@@ -42,6 +42,7 @@ class BusConfig:
     max_rule_depth: int = 8
     emit_wait_ms: int = 5000
     max_connections: int = 1024
+    tool_timeout_ms: int = 30_000
     vm_store: str | None = None
     vm_bridge: bool = False
     allow_remote: bool = False
@@ -54,7 +55,7 @@ class BusConfig:
 _INTS = {"max_concurrency": (1, 1024), "queue_size": (1, 1_000_000),
          "subscriber_buffer": (1, 1_000_000), "max_events": (1, 100_000_000),
          "max_rule_depth": (1, 100), "emit_wait_ms": (0, 600_000),
-         "max_connections": (1, 100_000)}
+         "max_connections": (1, 100_000), "tool_timeout_ms": (1, 3_600_000)}
 _BOOLS = ("persist", "enable_rules", "vm_bridge", "allow_remote")
 _STRINGS = ("storage_path", "vm_store")
 _KNOWN = {"id", "listen", "allowed_sources", *_INTS, *_BOOLS, *_STRINGS}

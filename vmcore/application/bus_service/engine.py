@@ -43,7 +43,7 @@ class RuleEngine:
     def __init__(self, bus_id: str, *, read: Reader, append: Appender,
                  fired: Callable[[Firing], Awaitable[bool]], tools: dict[str, Tool],
                  max_concurrency: int, max_depth: int, now_ms: Callable[[], int],
-                 poll_seconds: float | None,
+                 poll_seconds: float | None, tool_timeout: float = 30.0,
                  load_rules: Callable[[], Awaitable[dict[str, Rule]]] | None = None) -> None:
         """``load_rules``, when given, re-reads the rules whenever the engine is idle (rules
         another process sharing the log registered)."""
@@ -60,6 +60,7 @@ class RuleEngine:
         self._wake = asyncio.Event()
         self.position = 0
         self._load_rules = load_rules
+        self._tool_timeout = tool_timeout
 
     def wake(self) -> None:
         self._wake.set()
@@ -123,8 +124,13 @@ class RuleEngine:
                                report | {"error": f"no tool {action.tool_id!r} is installed"},
                                target=action.tool_id)
         try:
-            result = await asyncio.to_thread(tool, action.input, decoded(event))
+            result = await asyncio.wait_for(
+                asyncio.to_thread(tool, action.input, decoded(event)), self._tool_timeout)
             orjson.dumps(result)
+        except TimeoutError:
+            return self._event(rule, event, depth, TOOL_ERROR_TOPIC,
+                               report | {"error": f"no answer in {self._tool_timeout} s"},
+                               target=action.tool_id)
         except Exception as error:
             return self._event(rule, event, depth, TOOL_ERROR_TOPIC,
                                report | {"error": f"{type(error).__name__}: {error}"[:1000]},

@@ -70,7 +70,8 @@ class BusInstance:
             config.id, read=self.select, append=self.append, fired=self._fired,
             tools=tools or {}, max_concurrency=config.max_concurrency,
             max_depth=config.max_rule_depth, now_ms=now_ms, poll_seconds=poll,
-            load_rules=self._load_rules if log.durable else None)
+            load_rules=self._load_rules if log.durable else None,
+            tool_timeout=config.tool_timeout_ms / 1000)
 
     async def storage(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if self._executor is None:
