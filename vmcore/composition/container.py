@@ -7,6 +7,7 @@ any provider with a fake (``container.bus.override(providers.Object(fake))``).
 
 from __future__ import annotations
 
+import configparser
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -106,14 +107,22 @@ class Container(containers.DeclarativeContainer):
 def _load_file(container: Container, path: str) -> None:
     if not Path(path).is_file():
         raise ConfigurationError(f"config file {path!r} does not exist")
-    if path.endswith(".json"):
-        container.config.from_json(path, required=True)
-    elif path.endswith(".ini"):
-        container.config.from_ini(path, required=True)
-        section = container.config.get("vmcore") or {}
-        container.config.from_dict(section)
-    else:
-        raise ConfigurationError(f"config file {path!r}: use a .json or .ini file")
+    try:
+        if path.endswith(".json"):
+            container.config.from_json(path, required=True)
+        elif path.endswith(".ini"):
+            container.config.from_ini(path, required=True)
+            section = container.config.get("vmcore") or {}
+            container.config.from_dict(section)
+        else:
+            raise ConfigurationError(f"config file {path!r}: use a .json or .ini file")
+    except (ValueError, TypeError, configparser.Error) as error:
+        if isinstance(error, ConfigurationError):
+            raise
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        raise ConfigurationError(f"config file {path!r} is not valid: {reason}") from None
+    if not isinstance(container.config(), Mapping):
+        raise ConfigurationError(f"config file {path!r} must hold an object of settings")
 
 
 def _validate(config: Mapping[str, Any]) -> None:

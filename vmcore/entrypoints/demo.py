@@ -7,8 +7,9 @@ store, through a second, fresh ControlPlane, and checks the replay equals the li
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from uuid import UUID, uuid4
 
 from vmcore.application.control_plane import ControlPlane
@@ -21,6 +22,23 @@ from vmcore.domain import (
     VmConfig,
 )
 from vmcore.entrypoints.presenters import describe_payload, event_payload, table, vm_summary
+
+if TYPE_CHECKING:
+    from vmcore.entrypoints.cli_session import CliSession
+
+
+def add_demo_command(commands: Any) -> None:
+    demo = commands.add_parser(
+        "demo", help="the main job: a tour of the lifecycle, then a replay check",
+        description=__doc__.split("\n\n")[1].replace("\n", " "),
+        epilog="examples:\n  vmcore demo\n  vmcore --store memory demo\n")
+    demo.set_defaults(run=run_demo_command)
+
+
+def run_demo_command(args: argparse.Namespace, session: CliSession) -> int:
+    del args
+    ok = run_demo(session.control_plane(), session.open_control_plane, session.out)
+    return 0 if ok else 1
 
 
 def run_demo(control_plane: ControlPlane, reopen: Callable[[], ControlPlane],
