@@ -5,8 +5,9 @@ types shared by commands (positive counts, ISO times)."""
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 
 class UsageError(Exception):
@@ -34,9 +35,24 @@ class VmcoreParser(argparse.ArgumentParser):
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse builds a formatter for every add_argument; without a width it imports
+        # shutil (and bz2, lzma ...) to ask for the terminal's: ask os directly instead.
+        formatter: argparse.HelpFormatter = cast(Any, self.formatter_class)(
+            prog=self.prog, width=_terminal_width())
+        return formatter
+
     def error(self, message: str) -> Any:  # argparse declares NoReturn
         where = self.prog.removeprefix("vmcore").strip()
         raise UsageError(f"{where + ': ' if where else ''}{message} (see {self.prog} --help)")
+
+
+def _terminal_width() -> int:
+    try:
+        columns = int(os.environ.get("COLUMNS", "")) or os.get_terminal_size(2).columns
+    except (ValueError, OSError):
+        columns = 80
+    return max(columns, 40) - 2
 
 
 def positive_int(text: str) -> int:

@@ -10,13 +10,11 @@ traceback.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
-
-if TYPE_CHECKING:
-    import argparse
+from typing import Any, TextIO
 
 
 @dataclass(frozen=True)
@@ -71,6 +69,19 @@ def version() -> str:
         return "unknown"
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: looks the version up only when asked (importlib.metadata is slow)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print vmcore's version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        sys.stdout.write(f"vmcore {version()}\n")
+        parser.exit()
+
+
 def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
     """The parser. Only the ``selected`` command's module is imported and its full parser
     built (every one when ``selected`` is ``"*"``); the others are listed by name and help."""
@@ -86,7 +97,7 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
                         help="a .json or .ini settings file (store, fsync, snapshot_interval)")
     parser.add_argument("--json", action="store_true",
                         help="JSON output, errors included; also accepted after the subcommand")
-    parser.add_argument("--version", action="version", version=f"vmcore {version()}")
+    parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         if selected in (command.name, "*"):

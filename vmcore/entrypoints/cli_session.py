@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -69,7 +70,8 @@ class CliSession:
     def close(self) -> None:
         if self._control_plane is not None:
             self._control_plane.close()
-        if self._container is not None and self._control_plane is not None:
+        # No bus exists unless its module was loaded (the first published event loads it).
+        if self._container is not None and "vmcore.bus.core" in sys.modules:
             self._container.bus().stop()
 
 

@@ -60,9 +60,9 @@ def run_guest_command(args: argparse.Namespace, session: CliSession) -> int:
     from vmcore.application.errors import VmcoreError
 
     if bool(args.guest) == bool(args.from_snapshot):
-        raise VmcoreError("vmcore run needs either a GUEST file or --from-snapshot VM SNAPSHOT")
+        raise VmcoreError("vmcore run needs a GUEST file or --from-snapshot VM SNAPSHOT")
     if args.guest and not Path(args.guest).is_file():
-        raise VmcoreError(f"no guest file {args.guest!r}")
+        raise VmcoreError(f"cannot load guest {args.guest!r}: no such file")
     container = session.container()
     directory = container.store_spec().machine_snapshot_dir(session.environ)
     status, summary = run_guest(session.control_plane(), container.bus(), args, directory)
