@@ -22,14 +22,16 @@ def add_events_command(commands: Any) -> None:
     events = commands.add_parser("events", help="query events across VMs",
                                  description="Events of every VM, in commit order.",
                                  epilog=_EPILOG)
-    events.add_argument("--topic", help="bus topic or pattern, e.g. vm.* or vm.started"
+    events.add_argument("--topic", metavar="PATTERN",
+                        help="bus topic or pattern, e.g. vm.* or vm.started"
                         " (default: every topic)")
-    events.add_argument("--since", type=timestamp,
+    events.add_argument("--since", type=timestamp, metavar="TIME",
                         help="ISO time with a zone, e.g. 2026-01-01T00:00Z")
-    events.add_argument("--until", type=timestamp, help="ISO time with a zone")
+    events.add_argument("--until", type=timestamp, metavar="TIME", help="ISO time with a zone")
     events.add_argument("--correlation", metavar="ID", help="only this correlation id")
     events.add_argument("--trn", help="actor/source/target TRN or pattern, e.g. trn:user:alice")
-    events.add_argument("--limit", type=positive_int, help="at most this many (default: all)")
+    events.add_argument("--limit", type=positive_int, metavar="N",
+                        help="at most this many (default: all)")
     events.set_defaults(run=run_events_command)
 
 

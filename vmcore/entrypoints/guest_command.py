@@ -43,9 +43,10 @@ def add_run_command(commands: Any) -> None:
                      " machine")
     run.add_argument("--from-snapshot", nargs=2, metavar=("VM", "SNAPSHOT"),
                      help="resume a created/stopped VM from one of its machine snapshots")
-    run.add_argument("--name", help="VM name (default: the file name and a short id)")
-    run.add_argument("--memory", default="64M", help="guest RAM at 0x80000000")
-    run.add_argument("--max-instructions", type=positive_int,
+    run.add_argument("--name", metavar="NAME",
+                     help="VM name (default: the file name and a short id)")
+    run.add_argument("--memory", default="64M", metavar="SIZE", help="guest RAM at 0x80000000")
+    run.add_argument("--max-instructions", type=positive_int, metavar="N",
                      help="stop the guest after this many (default: no limit)")
     run.add_argument("--interpret", action="store_true",
                      help="never translate blocks (interpreter tier only)")

@@ -37,7 +37,7 @@ def add_store_commands(commands: Any) -> None:
                             " --store, VMCORE_STORE or --config)")
         action.add_argument("--to", dest="target", metavar="SPEC", required=True,
                             help="the other store")
-        action.add_argument("--page-size", type=positive_int, default=500,
+        action.add_argument("--page-size", type=positive_int, default=500, metavar="N",
                             help="events per read and per atomic write")
     store.set_defaults(run=run_store_command)
 

@@ -35,18 +35,20 @@ def add_vm_command(commands: Any) -> None:
                              epilog=_EPILOG)
     actions = vm.add_subparsers(dest="vm_command", required=True, metavar="ACTION")
     create = actions.add_parser("create", help="create a VM", epilog=_EPILOG)
-    create.add_argument("--name", required=True,
+    create.add_argument("--name", required=True, metavar="NAME",
                         help="unique name: lower-case letters, digits and '-'")
-    create.add_argument("--vcpus", type=positive_int, default=1, help="virtual CPUs")
-    create.add_argument("--memory", default="128M", help="RAM, a size such as 512M or 2G")
+    create.add_argument("--vcpus", type=positive_int, metavar="N", default=1, help="virtual CPUs")
+    create.add_argument("--memory", default="128M", metavar="SIZE",
+                        help="RAM, a size such as 512M or 2G")
     create.add_argument("--arch", default="riscv64", choices=ARCHITECTURES,
                         help="guest architecture")
     create.add_argument("--flag", action="append", default=[], dest="flags", choices=FLAGS,
                         help="a feature flag; repeat for several")
-    create.add_argument("--max-vcpus", type=positive_int,
+    create.add_argument("--max-vcpus", type=positive_int, metavar="N",
                         help="hot-plug limit for vCPUs (default: --vcpus)")
-    create.add_argument("--max-memory", help="hot-plug limit for RAM (default: --memory)")
-    create.add_argument("--tag", action="append", default=[], dest="tags",
+    create.add_argument("--max-memory", metavar="SIZE",
+                        help="hot-plug limit for RAM (default: --memory)")
+    create.add_argument("--tag", action="append", default=[], dest="tags", metavar="TAG",
                         help="a free-form tag; repeat for several")
     for name, text in (("start", "start a created, stopped or crashed VM"),
                        ("resume", "resume a paused VM"),
@@ -64,7 +66,7 @@ def add_vm_command(commands: Any) -> None:
     stop.add_argument("--force", action="store_true", help="record it as forced")
     show = actions.add_parser("show", help="one VM in detail")
     show.add_argument("vm", help="VM name or id")
-    show.add_argument("--at-version", type=positive_int,
+    show.add_argument("--at-version", type=positive_int, metavar="N",
                       help="the VM as it was at this version (default: now)")
     snapshot = actions.add_parser("snapshot", help="record a snapshot of a paused VM")
     snapshot.add_argument("vm", help="VM name or id")
