@@ -18,13 +18,38 @@ def workdir(tmp_path: Path) -> Path:
 def test_demo_runs_on_the_default_store_and_checks_replays(workdir: Path) -> None:
     result = vmcore("demo", cwd=workdir)
     assert 0 == result.returncode, result.stderr
-    assert "cannot delete while running" in result.stdout
-    assert "replay check: 3/3 VMs" in result.stdout
-    assert (workdir / ".vmcore").is_dir()
+    assert "Replay check: 3/3 VMs" in result.stdout
+    assert (workdir / ".vmcore").is_dir()  # VMCORE_HOME, as cli_runner sets it
     again = vmcore("demo", cwd=workdir)
     assert 0 == again.returncode, again.stderr
     listed = json.loads(vmcore("vm", "list", "--json", cwd=workdir).stdout)
     assert 4 == len(listed)  # two runs, two surviving VMs each
+
+
+def test_the_demo_tells_its_story_in_order_and_ends_with_what_to_try(workdir: Path) -> None:
+    lines = vmcore("demo", cwd=workdir).stdout.splitlines()
+    assert lines[0].startswith("vmcore demo, run ")
+    assert lines[1].startswith("Three VMs go through their lifecycles")
+    header = lines.index(next(line for line in lines if line.startswith("TIME ")))
+    assert ["TIME", "VM", "VERSION", "EVENT", "DETAILS"] == lines[header].split()
+    db = [line.split()[1:4] for line in lines[header:] if line.split()[1:2] == ["db"]]
+    assert [["db", "v1", "vm.created"], ["db", "v2", "vm.started"],
+            ["db", "-", "(delete"], ["db", "v3", "vm.migration_started"],
+            ["db", "v4", "vm.migration_completed"]] == db
+    sections = [line for line in lines if line and not line.startswith((" ", "-"))
+                and line.endswith(":")]
+    assert ["The VMs now:"] == sections[1:2] and sections[-1].startswith("Try next")
+    assert lines.index(sections[-1]) > lines.index(next(
+        line for line in lines if line.startswith("Replay check: 3/3")))
+    assert "vmcore vm history web-" in "\n".join(lines[lines.index(sections[-1]):])
+    text = "\n".join(lines)
+    assert [] == [r for r in ("['", "{'", "268435456", "True") if r in text]
+
+
+def test_the_demo_runs_on_a_memory_store(workdir: Path) -> None:
+    result = vmcore("--store", "memory", "demo", cwd=workdir)
+    assert (0, "") == (result.returncode, result.stderr)
+    assert "Replay check: 3/3 VMs" in result.stdout
 
 
 def test_vm_commands_by_name_with_tables_and_json(workdir: Path) -> None:
