@@ -48,6 +48,8 @@ CASES = {
     "unknown VM": Case(("vm", "start", "nope"), 1, "no VM named or with id 'nope'"),
     "bad size": Case(("vm", "create", "--name", "x", "--memory", "12Q"), 1,
                      "memory size '12Q' is not a size"),
+    "huge size": Case(("vm", "create", "--name", "x", "--memory", "100000T"), 1,
+                      "memory size '100000T' is too large: at most 16T"),
     "bad arch": Case(("vm", "create", "--name", "x", "--arch", "sparc"), 2,
                      "invalid choice: 'sparc'"),
     "bad name": Case(("vm", "create", "--name", "Bad_Name"), 1, "VM name 'Bad_Name' is not valid"),
@@ -182,3 +184,26 @@ def test_ctrl_c_while_waiting_for_postgres_exits_130(tmp_path: Path) -> None:
             stdout, stderr = process.communicate(timeout=60)
     assert (130, "", ["vmcore: error: interrupted"]) == (
         process.returncode, stdout, stderr.splitlines())
+
+
+def test_a_torn_tail_is_one_warning_line(tmp_path: Path) -> None:
+    assert 0 == vmcore("vm", "create", "--name", "a", cwd=tmp_path).returncode
+    segment = sorted((tmp_path / ".vmcore" / "events").iterdir())[-1]
+    with segment.open("ab") as log:
+        log.write(b"torn-bytes")  # an append cut short
+    result = vmcore("vm", "create", "--name", "b", cwd=tmp_path)
+    assert 0 == result.returncode, result.stderr
+    warnings = result.stderr.splitlines()
+    assert 1 == len(warnings), result.stderr
+    assert warnings[0].startswith("vmcore: warning: truncated torn tail of ")
+
+
+def test_json_after_a_store_subcommand_is_accepted(tmp_path: Path) -> None:
+    assert 0 == vmcore("vm", "create", "--name", "a", cwd=tmp_path).returncode
+    target = f"sqlite:{tmp_path / 'copy.sqlite'}"
+    copied = vmcore("store", "copy", "--to", target, "--json", cwd=tmp_path)
+    assert (0, "") == (copied.returncode, copied.stderr)
+    assert (2, 0) == (json.loads(copied.stdout)["events_copied"],
+                      json.loads(copied.stdout)["resumed_after"])
+    verified = vmcore("store", "verify", "--to", target, "--json", cwd=tmp_path)
+    assert (0, True) == (verified.returncode, json.loads(verified.stdout)["identical"])
