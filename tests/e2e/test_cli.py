@@ -52,6 +52,15 @@ def test_the_demo_runs_on_a_memory_store(workdir: Path) -> None:
     assert "Replay check: 3/3 VMs" in result.stdout
 
 
+def test_the_demo_with_json_prints_one_report(workdir: Path) -> None:
+    result = vmcore("--store", "memory", "demo", "--json", cwd=workdir)
+    report = json.loads(result.stdout)
+    assert (0, True, 18, 3) == (result.returncode, report["replay_check_passed"],
+                                len(report["events"]), len(report["vms"]))
+    assert [{"vm": "db", "command": "delete", "after_version": 2,
+             "reason": "cannot delete while running"}] == report["refused"]
+
+
 def test_vm_commands_by_name_with_tables_and_json(workdir: Path) -> None:
     created = vmcore("vm", "create", "--name", "web-1", "--vcpus", "2", "--memory", "512M",
                      "--arch", "riscv64", "--json", cwd=workdir)

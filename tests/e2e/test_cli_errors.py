@@ -207,3 +207,14 @@ def test_json_after_a_store_subcommand_is_accepted(tmp_path: Path) -> None:
                       json.loads(copied.stdout)["resumed_after"])
     verified = vmcore("store", "verify", "--to", target, "--json", cwd=tmp_path)
     assert (0, True) == (verified.returncode, json.loads(verified.stdout)["identical"])
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`vmcore info | head -0`: stdout is closed before anything is written."""
+    process = subprocess.Popen([sys.executable, "-m", "vmcore", "info"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=vmcore_env(cwd=tmp_path))
+    assert process.stdout is not None
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=120)
+    assert (141, "") == (process.returncode, stderr)

@@ -69,10 +69,10 @@ class StoreSpec:
         """The same store with its default location filled in (file and sqlite), as an
         absolute path: ``file`` is ``file:<home>``, ``sqlite`` ``sqlite:<home>/vmcore.sqlite``."""
         if self.kind == "file":
-            return StoreSpec("file", str(Path(self.location or vmcore_home(environ)).absolute()))
+            return StoreSpec("file", str(Path(self.location or vmcore_home(environ)).resolve()))
         if self.kind == "sqlite":
             default = vmcore_home(environ) / "vmcore.sqlite"
-            return StoreSpec("sqlite", str(Path(self.location or default).absolute()))
+            return StoreSpec("sqlite", str(Path(self.location or default).resolve()))
         return self
 
     def machine_snapshot_dir(self, environ: Mapping[str, str] | None = None) -> Path:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output went away; nothing printed
 
 
 @dataclass(frozen=True)

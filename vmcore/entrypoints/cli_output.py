@@ -52,8 +52,11 @@ class _OneLine(logging.Handler):
 def report_failure(error: BaseException, err: TextIO, *, json: bool, out: TextIO) -> int:
     """Writes the failure (one line on ``err``, or JSON on ``out`` with ``--json``) and
     returns the exit status; re-raises ``error`` if it is a bug."""
-    from vmcore.entrypoints.cli_errors import describe
+    from vmcore.entrypoints.cli_errors import EXIT_BROKEN_PIPE, describe
 
+    if isinstance(error, BrokenPipeError):  # the reader went away (`vmcore ... | head`)
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     failure = describe(error)
     if failure is None:
         raise error
@@ -65,6 +68,19 @@ def report_failure(error: BaseException, err: TextIO, *, json: bool, out: TextIO
         err.write(f"{_PREFIX}: error: {failure.message}\n")
         err.flush()
     return failure.exit_code
+
+
+def _silence_stdout() -> None:
+    """Points stdout at /dev/null, so that the interpreter's final flush of what is left in
+    its buffer does not fail a second time (the way Python's docs advise for SIGPIPE)."""
+    import os
+    import sys
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def _dumps(value: Any) -> str:

@@ -8,6 +8,7 @@ through a second, fresh ControlPlane and compared with its live state.
 from __future__ import annotations
 
 import argparse
+import io
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 from uuid import UUID, uuid4
@@ -38,7 +39,11 @@ def run_demo_command(args: argparse.Namespace, session: CliSession) -> int:
     live = session.control_plane()
     # A memory store lives in its ControlPlane: the replay goes through that one.
     reopen = (lambda: live) if store == "memory" else session.open_control_plane
-    ok = run_demo(live, reopen, session.out, store=store)
+    report: dict[str, Any] = {}
+    ok = run_demo(live, reopen, io.StringIO() if session.json else session.out, store=store,
+                  report=report)
+    if session.json:
+        session.emit(report, "")
     return 0 if ok else 1
 
 
@@ -53,9 +58,10 @@ class _Refusal:
 
 
 def run_demo(control_plane: ControlPlane, reopen: Callable[[], ControlPlane],
-             out: TextIO, *, store: str = "the configured store") -> bool:
+             out: TextIO, *, store: str = "the configured store",
+             report: dict[str, Any] | None = None) -> bool:
     """Run the tour on ``control_plane``; ``reopen`` opens the same store afresh. Returns
-    whether every replay check passed."""
+    whether every replay check passed; fills ``report`` (what ``--json`` prints)."""
     from vmcore.domain import CommandContext, Trn
 
     run = uuid4().hex[:6]
@@ -70,6 +76,18 @@ def run_demo(control_plane: ControlPlane, reopen: Callable[[], ControlPlane],
     _print_timeline(control_plane, ctx.correlation_id, ids, refusals, out)
     ok = _check_replays(control_plane, reopen, list(ids), out)
     _print_next_steps(f"web-{run}", ctx.correlation_id, store, out)
+    if report is not None:
+        from vmcore.application.queries import EventQuery
+        from vmcore.entrypoints.presenters import event_record, vm_summary
+
+        events = control_plane.query_events(EventQuery(correlation_id=ctx.correlation_id))
+        report.update({
+            "run": run, "store": store, "correlation_id": ctx.correlation_id,
+            "events": [event_record(event) for event in events],
+            "refused": [{"vm": r.label, "command": r.command, "after_version": r.version,
+                         "reason": r.reason} for r in refusals],
+            "vms": [vm_summary(control_plane.get_vm(vm_id)) for vm_id in ids],
+            "replay_check_passed": ok})
     return ok
 
 
