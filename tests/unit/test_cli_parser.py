@@ -44,8 +44,19 @@ def test_every_command_registers_a_run_function_and_examples(command: object) ->
     parser = build_parser(command.name)  # type: ignore[attr-defined]
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     selected = sub.choices[command.name]  # type: ignore[attr-defined]
-    assert callable(selected.get_default("run"))
+    assert [] == _leaves_without_run(selected, None)
     assert "examples:" in (selected.epilog or "")
+
+
+def _leaves_without_run(parser: argparse.ArgumentParser, run: object) -> list[str]:
+    """Parsers a command line can end in whose run function (theirs or a parent's) is
+    missing."""
+    run = parser.get_default("run") or run
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [] if callable(run) else [parser.prog]
+    return [prog for action in subs for child in action.choices.values()
+            for prog in _leaves_without_run(child, run)]
 
 
 def test_the_values_offered_are_the_domains() -> None:

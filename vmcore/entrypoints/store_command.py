@@ -39,7 +39,9 @@ def add_store_commands(commands: Any) -> None:
                             help="the other store")
         action.add_argument("--page-size", type=positive_int, default=500, metavar="N",
                             help="events per read and per atomic write")
-    store.set_defaults(run=run_store_command)
+        # Each action sets its own run function: another action (salvage, reindex ...) is
+        # one more add_parser with its own set_defaults(run=...).
+        action.set_defaults(run=run_store_command)
 
 
 def run_store_command(args: argparse.Namespace, session: CliSession) -> int:
