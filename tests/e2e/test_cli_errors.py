@@ -218,3 +218,18 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> Non
     process.stdout.close()
     _, stderr = process.communicate(timeout=120)
     assert (141, "") == (process.returncode, stderr)
+
+
+@pytest.mark.parametrize(("host", "cause"), [
+    (None, "password authentication failed"),  # the real server, a wrong password
+    ("nonexistent.invalid", "failed to resolve host"),
+])
+def test_a_postgres_failure_names_its_real_cause_and_hides_the_password(
+        host: str | None, cause: str, tmp_path: Path) -> None:
+    if not os.environ.get("POSTGRES_HOST"):
+        pytest.fail("needs the PostgreSQL server that `make test` (scripts/with-postgres) starts")
+    where = host or f"{os.environ['POSTGRES_HOST']}:{os.environ.get('POSTGRES_PORT', '5432')}"
+    dsn = f"postgres://{os.environ['POSTGRES_USER']}:{SECRET}@{where}/vmcore"
+    result = vmcore("--store", dsn, "vm", "list", cwd=tmp_path,
+                    env={"POSTGRES_PASSWORD": "", "PGPASSWORD": ""})
+    _check_one_line(result, Case((), 1, cause))
