@@ -36,8 +36,10 @@ class UserError:
 
 USER_ERRORS: tuple[UserError, ...] = (
     UserError("vmcore.application.errors", "ConfigurationError", "configuration"),
-    UserError("vmcore.application.errors", "StoreUnavailable", "store_unavailable"),
-    UserError("vmcore.application.errors", "VmNotFound", "not_found"),
+    UserError("vmcore.application.errors", "StoreUnavailable", "store_unavailable",
+              "check --store or VMCORE_STORE (`vmcore info` shows the store in effect)"),
+    UserError("vmcore.application.errors", "VmNotFound", "not_found",
+              "`vmcore vm list --all` shows every VM"),
     UserError("vmcore.application.errors", "VersionNotFound", "not_found"),
     UserError("vmcore.application.errors", "NameTaken", "conflict"),
     UserError("vmcore.application.errors", "ConcurrencyConflict", "conflict",

@@ -71,7 +71,8 @@ class Factory(PostgresFactory):
         try:
             psycopg.connect(**kwargs, connect_timeout=max(1, int(pool.timeout))).close()
         except psycopg.OperationalError as error:
-            cause = " ".join(str(error).split()) or type(error).__name__
+            lines = str(error).strip().splitlines()
+            cause = " ".join(lines[0].split()) if lines else type(error).__name__
             raise OperationalError(
                 f"cannot connect to PostgreSQL {kwargs.get('user')}@{kwargs.get('host')}:"
                 f"{kwargs.get('port')}/{kwargs.get('dbname')}: {cause}") from None
