@@ -2,24 +2,57 @@
 transcoder and store copy. Each store is an eventsourcing persistence module
 (``PERSISTENCE_MODULE=vmcore_event_store.file`` / ``vmcore_event_store.postgres``)."""
 
-from vmcore_event_store.copy import (
-    CopyError,
-    CopyProgress,
-    CopyReport,
-    Store,
-    VerifyReport,
-    copy_store,
-    verify_stores,
-)
-from vmcore_event_store.file import (
-    CorruptRecordError,
-    FileInfrastructureFactory,
-    FileStoreError,
-    FsyncPolicy,
-    StoreLockedError,
-    TornTailWarning,
-)
-from vmcore_event_store.transcoder import OrjsonTranscoder
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vmcore_event_store.copy import (
+        CopyError,
+        CopyProgress,
+        CopyReport,
+        Store,
+        VerifyReport,
+        copy_store,
+        verify_stores,
+    )
+    from vmcore_event_store.file import (
+        CorruptRecordError,
+        FileInfrastructureFactory,
+        FileStoreError,
+        FsyncPolicy,
+        StoreLockedError,
+        TornTailWarning,
+    )
+    from vmcore_event_store.transcoder import OrjsonTranscoder
+
+# Names load on first use (PEP 562), so importing one submodule, or the package for
+# one name, costs only what that name needs: the CLI's start-up depends on it.
+_LAZY = {
+    "CopyError": "vmcore_event_store.copy",
+    "CopyProgress": "vmcore_event_store.copy",
+    "CopyReport": "vmcore_event_store.copy",
+    "Store": "vmcore_event_store.copy",
+    "VerifyReport": "vmcore_event_store.copy",
+    "copy_store": "vmcore_event_store.copy",
+    "verify_stores": "vmcore_event_store.copy",
+    "CorruptRecordError": "vmcore_event_store.file",
+    "FileInfrastructureFactory": "vmcore_event_store.file",
+    "FileStoreError": "vmcore_event_store.file",
+    "FsyncPolicy": "vmcore_event_store.file",
+    "StoreLockedError": "vmcore_event_store.file",
+    "TornTailWarning": "vmcore_event_store.file",
+    "OrjsonTranscoder": "vmcore_event_store.transcoder",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CopyError",

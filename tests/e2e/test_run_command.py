@@ -38,7 +38,7 @@ def test_the_paging_kernel_handles_its_user_page_fault(tmp_path: Path) -> None:
 def test_signals_pause_resume_and_stop_a_running_guest(tmp_path: Path) -> None:
     guest = build(tmp_path, "spin", SPIN)
     process = subprocess.Popen([sys.executable, "-m", "vmcore", "run", guest, "--name", "spin"],
-                               cwd=tmp_path, env=vmcore_env(),
+                               cwd=tmp_path, env=vmcore_env(cwd=tmp_path),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     try:
@@ -67,7 +67,7 @@ def test_snapshot_on_pause_then_resume_the_vm_from_its_snapshot(tmp_path: Path) 
     guest = build(tmp_path, "spin", SPIN)
     process = subprocess.Popen([sys.executable, "-m", "vmcore", "run", guest, "--name", "spin",
                                 "--snapshot-on-pause"],
-                               cwd=tmp_path, env=vmcore_env(),
+                               cwd=tmp_path, env=vmcore_env(cwd=tmp_path),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     try:

@@ -7,19 +7,21 @@ any provider with a fake (``container.bus.override(providers.Object(fake))``).
 
 from __future__ import annotations
 
+import configparser
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dependency_injector import containers, providers
 
 from vmcore.application.control_plane import DEFAULT_SNAPSHOT_INTERVAL, ControlPlane
 from vmcore.application.errors import ConfigurationError
-from vmcore.application.services import ServiceRegistry
-from vmcore.bus import UnifiedEventBus
 from vmcore.composition.stores import DEFAULT_STORE, StoreSpec
-from vmcore_domain_services.lifecycle import LifecycleStatistics
+
+if TYPE_CHECKING:  # the bus and the services load at the first published event
+    from vmcore.application.services import ServiceRegistry
+    from vmcore.bus.core import UnifiedEventBus
 
 DEFAULTS: dict[str, Any] = {
     "store": DEFAULT_STORE,
@@ -45,18 +47,40 @@ def _database_env(spec: StoreSpec) -> dict[str, str]:
     return spec.env()
 
 
+def _new_bus() -> UnifiedEventBus:
+    from vmcore.bus.core import UnifiedEventBus
+
+    return UnifiedEventBus()
+
+
 def _registry_with_defaults(bus: UnifiedEventBus) -> ServiceRegistry:
+    from vmcore.application.services import ServiceRegistry
+    from vmcore_domain_services.lifecycle import LifecycleStatistics
+
     registry = ServiceRegistry(bus)
     registry.register(LifecycleStatistics())
     return registry
 
 
-def _control_plane(env: dict[str, str], snapshot_interval: int, bus: UnifiedEventBus,
-                   services: ServiceRegistry) -> ControlPlane:
-    # ``services`` is a parameter so that every domain service is subscribed before the
-    # first event is published.
-    del services
-    return ControlPlane(env, snapshot_interval=snapshot_interval, publish=bus.publish)
+class _PublishToBus:
+    """The ControlPlane's publisher: gets the bus, and with it every domain service
+    subscribed, at the first event, so that commands that only read never load them."""
+
+    def __init__(self, bus: Callable[[], UnifiedEventBus],
+                 services: Callable[[], ServiceRegistry]) -> None:
+        self._bus = bus
+        self._services = services
+
+    def __call__(self, event: object) -> None:
+        self._services()
+        self._bus().publish(event)
+
+
+def _control_plane(env: dict[str, str], snapshot_interval: int,
+                   bus: Callable[[], UnifiedEventBus],
+                   services: Callable[[], ServiceRegistry]) -> ControlPlane:
+    return ControlPlane(env, snapshot_interval=snapshot_interval,
+                        publish=_PublishToBus(bus, services))
 
 
 class Container(containers.DeclarativeContainer):
@@ -74,7 +98,7 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Callable(_database_env, store_spec),
     )
 
-    bus = providers.Singleton(UnifiedEventBus)
+    bus = providers.Singleton(_new_bus)
 
     services = providers.Singleton(_registry_with_defaults, bus)
 
@@ -82,8 +106,8 @@ class Container(containers.DeclarativeContainer):
         _control_plane,
         env=store_env,
         snapshot_interval=config.snapshot_interval.as_int(),
-        bus=bus,
-        services=services,
+        bus=bus.provider,
+        services=services.provider,
     )
 
     @classmethod
@@ -106,14 +130,22 @@ class Container(containers.DeclarativeContainer):
 def _load_file(container: Container, path: str) -> None:
     if not Path(path).is_file():
         raise ConfigurationError(f"config file {path!r} does not exist")
-    if path.endswith(".json"):
-        container.config.from_json(path, required=True)
-    elif path.endswith(".ini"):
-        container.config.from_ini(path, required=True)
-        section = container.config.get("vmcore") or {}
-        container.config.from_dict(section)
-    else:
-        raise ConfigurationError(f"config file {path!r}: use a .json or .ini file")
+    try:
+        if path.endswith(".json"):
+            container.config.from_json(path, required=True)
+        elif path.endswith(".ini"):
+            container.config.from_ini(path, required=True)
+            section = container.config.get("vmcore") or {}
+            container.config.from_dict(section)
+        else:
+            raise ConfigurationError(f"config file {path!r}: use a .json or .ini file")
+    except (ValueError, TypeError, configparser.Error) as error:
+        if isinstance(error, ConfigurationError):
+            raise
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        raise ConfigurationError(f"config file {path!r} is not valid: {reason}") from None
+    if not isinstance(container.config(), Mapping):
+        raise ConfigurationError(f"config file {path!r} must hold an object of settings")
 
 
 def _validate(config: Mapping[str, Any]) -> None:

@@ -15,6 +15,7 @@ _UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]?)(?:i?B)?\s*$", re.IGNORECASE)
 PAGE_SIZE = 4096
 MAX_VCPUS = 512
+MAX_MEMORY = 16 << 40  # 16 TiB, the most any architecture vmcore models can address here
 KNOWN_FLAGS = frozenset({"jit", "tiered", "simd", "hugepages", "nested"})
 
 
@@ -34,6 +35,8 @@ def parse_memory_size(value: int | str) -> int:
         size = int(match.group(1)) * _UNITS[match.group(2).upper()]
     if size <= 0 or size % PAGE_SIZE:
         raise InvalidValue(f"memory size must be a positive multiple of 4 KiB, got {value!r}")
+    if size > MAX_MEMORY:
+        raise InvalidValue(f"memory size {value!r} is too large: at most 16T")
     return size
 
 

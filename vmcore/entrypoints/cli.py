@@ -1,241 +1,188 @@
-"""The ``vmcore`` command (also ``python -m vmcore``).
+"""The `vmcore` command (also `python -m vmcore`): drive the VM control plane from a shell.
 
-User mistakes (unknown VM, illegal transition, invalid config, unreachable store) print one
-line to stderr and exit non-zero; only bugs print a traceback.
+Each subcommand lives in its own module, listed in :data:`COMMANDS` and imported only when
+it is the one selected (or for help), so start-up costs only what the command needs. Every
+failure a user can cause or meet is reported by :mod:`vmcore.entrypoints.cli_errors` as one
+line on stderr (one JSON object with ``--json``) and a non-zero exit: 1 for mistakes and
+environment failures, 2 for a wrong command line, 130 for Ctrl-C. Only bugs print a
+traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TextIO
 
-from vmcore.application.control_plane import ControlPlane
-from vmcore.application.errors import USER_ERRORS, ConfigurationError, StoreUnavailable
-from vmcore.application.queries import EventQuery
-from vmcore.composition.container import Container
-from vmcore.domain import KNOWN_FLAGS, PauseReason, VirtualMachine, VmConfig
-from vmcore.entrypoints.presenters import (
-    event_record,
-    key_values,
-    table,
-    to_json,
-    vm_detail,
-    vm_summary,
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: ``module`` exposes ``adder(subparsers)``, which adds the subcommand's
+    parser and sets its ``run`` default: ``run(args, session) -> int`` (exit status)."""
+
+    name: str
+    module: str
+    adder: str
+    help: str
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("vm", "vmcore.entrypoints.vm_command", "add_vm_command",
+            "create, drive and inspect VMs"),
+    Command("events", "vmcore.entrypoints.events_command", "add_events_command",
+            "query events across VMs"),
+    Command("run", "vmcore.entrypoints.guest_command", "add_run_command",
+            "run a RISC-V guest ELF as a new VM, or resume one from a machine snapshot"),
+    Command("store", "vmcore.entrypoints.store_command", "add_store_commands",
+            "copy a store to another backend, verify copies"),
+    Command("bus", "vmcore.entrypoints.bus_service.command", "add_bus_command",
+            "the event bus service (JSON-RPC over TCP): serve, emit, poll, subscribe"),
+    Command("info", "vmcore.entrypoints.info_command", "add_info_command",
+            "where data lives and the configuration in effect"),
+    Command("demo", "vmcore.entrypoints.demo", "add_demo_command",
+            "the main job: a tour of the lifecycle, then a replay check"),
 )
 
-EXIT_USER_ERROR = 1
-_VM_COLUMNS = ["name", "id", "state", "reason", "version", "vcpus", "memory", "arch"]
-_SIMPLE_COMMANDS: dict[str, Callable[[ControlPlane, str, argparse.Namespace], Any]] = {
-    "start": lambda cp, ref, a: cp.start_vm(ref),
-    "pause": lambda cp, ref, a: cp.pause_vm(ref, PauseReason(a.reason)),
-    "resume": lambda cp, ref, a: cp.resume_vm(ref),
-    "shutdown": lambda cp, ref, a: cp.shutdown_vm(ref),
-    "stop": lambda cp, ref, a: cp.stop_vm(ref, force=a.force),
-    "delete": lambda cp, ref, a: cp.delete_vm(ref),
-    "snapshot": lambda cp, ref, a: cp.snapshot_vm(ref, a.snapshot_id, kind=a.kind,
-                                                  base_snapshot_id=a.base),
-    "restore": lambda cp, ref, a: cp.restore_vm(ref, a.snapshot_id, resume=a.resume),
-    "migrate": lambda cp, ref, a: cp.migrate_vm(ref, a.destination),
-}
+_GLOBAL_WITH_VALUE = ("--store", "--config")
+_EPILOG = """\
+examples:
+  vmcore vm create --name web-1 --vcpus 2 --memory 512M
+  vmcore vm start web-1 && vmcore vm list
+  vmcore --json vm show web-1
+  vmcore events --topic 'vm.*' --limit 20
+  vmcore --store sqlite:/tmp/vm.sqlite demo
+  vmcore info
+
+--json may come before or after the subcommand; errors are then JSON too:
+  {"error": {"type": ..., "message": ...}}
+exit status: 0 ok, 1 error, 2 wrong command line, 130 interrupted (Ctrl-C)
+"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vmcore", description=__doc__.splitlines()[0])
-    parser.add_argument("--store", help="file[:DIR] (default ./.vmcore), sqlite[:FILE],"
-                        " postgres[:DSN] or memory; or set VMCORE_STORE")
-    parser.add_argument("--config", help="a .json or .ini settings file")
-    parser.add_argument("--json", action="store_true", help="machine-readable output")
-    # ``--json`` is accepted after the subcommand too; SUPPRESS keeps the global value.
-    json_flag = argparse.ArgumentParser(add_help=False)
-    json_flag.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                           help="machine-readable output")
-    commands = parser.add_subparsers(dest="command", required=True)
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
 
-    vm = commands.add_parser("vm", help="create, drive and inspect VMs").add_subparsers(
-        dest="vm_command", required=True)
-    vm.add_parser = _with_parents(vm.add_parser, json_flag)  # type: ignore[method-assign]
-    commands.add_parser = _with_parents(commands.add_parser, json_flag)  # type: ignore[method-assign]
-    create = vm.add_parser("create", help="create a VM")
-    create.add_argument("--name", required=True)
-    create.add_argument("--vcpus", type=int, default=1)
-    create.add_argument("--memory", default="128M", help="size such as 512M or 2G")
-    create.add_argument("--arch", default="riscv64", help="riscv64, x86_64 or aarch64")
-    create.add_argument("--flag", action="append", default=[], dest="flags",
-                        help=f"repeatable: {', '.join(sorted(KNOWN_FLAGS))}")
-    create.add_argument("--max-vcpus", type=int)
-    create.add_argument("--max-memory")
-    create.add_argument("--tag", action="append", default=[], dest="tags")
-    for name in ("start", "resume", "shutdown", "delete", "history"):
-        vm.add_parser(name, help=f"{name} a VM" if name != "history" else "a VM's events"
-                      ).add_argument("vm", help="VM name or id")
-    pause = vm.add_parser("pause", help="pause a running VM")
-    pause.add_argument("vm")
-    pause.add_argument("--reason", default="user", choices=[r.value for r in PauseReason])
-    stop = vm.add_parser("stop", help="stop a VM (destroy)")
-    stop.add_argument("vm")
-    stop.add_argument("--force", action="store_true")
-    show = vm.add_parser("show", help="one VM in detail")
-    show.add_argument("vm")
-    show.add_argument("--at-version", type=int, help="the VM as it was at this version")
-    snapshot = vm.add_parser("snapshot", help="record a snapshot of a paused VM")
-    snapshot.add_argument("vm")
-    snapshot.add_argument("snapshot_id")
-    snapshot.add_argument("--kind", choices=["full", "diff"], default="full")
-    snapshot.add_argument("--base", help="base snapshot of a diff snapshot")
-    restore = vm.add_parser("restore", help="restore a created/stopped VM from a snapshot")
-    restore.add_argument("vm")
-    restore.add_argument("snapshot_id")
-    restore.add_argument("--resume", action="store_true")
-    migrate = vm.add_parser("migrate", help="start migrating a running VM")
-    migrate.add_argument("vm")
-    migrate.add_argument("destination")
-    listing = vm.add_parser("list", help="every VM")
-    listing.add_argument("--all", action="store_true", help="include deleted VMs")
+    try:
+        return installed("vmcore")
+    except PackageNotFoundError:
+        return "unknown"
 
-    commands.add_parser("demo", help="the main job: a tour of the lifecycle, then a replay check")
 
-    from vmcore.entrypoints.guest_command import add_run_command
+class _VersionAction(argparse.Action):
+    """``--version``: looks the version up only when asked (importlib.metadata is slow)."""
 
-    add_run_command(commands)
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print vmcore's version and exit")
 
-    from vmcore.entrypoints.store_command import add_store_commands
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        sys.stdout.write(f"vmcore {version()}\n")
+        parser.exit()
 
-    add_store_commands(commands)
 
-    from vmcore.entrypoints.bus_service.command import add_bus_command
+def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
+    """The parser. Only the ``selected`` command's module is imported and its full parser
+    built (every one when ``selected`` is ``"*"``); the others are listed by name and help."""
+    from vmcore.entrypoints.arguments import HelpFormatter, VmcoreParser
 
-    add_bus_command(commands)
-
-    events = commands.add_parser("events", help="query events across VMs")
-    events.add_argument("--topic", help="bus topic or pattern, e.g. vm.* or vm.started")
-    events.add_argument("--since", type=_timestamp, help="ISO time, e.g. 2026-01-01T00:00Z")
-    events.add_argument("--until", type=_timestamp)
-    events.add_argument("--correlation")
-    events.add_argument("--trn", help="actor/source/target TRN or pattern, e.g. trn:user:alice")
-    events.add_argument("--limit", type=int)
+    parser = VmcoreParser(prog="vmcore", description=__doc__.splitlines()[0]
+                          .replace("`", ""), epilog=_EPILOG)
+    parser.add_argument("--store", metavar="SPEC",
+                        help="file[:DIR], sqlite[:FILE], postgres[:DSN] or memory; default:"
+                        " VMCORE_STORE, the --config file, else file:$VMCORE_HOME (see"
+                        " `vmcore info`)")
+    parser.add_argument("--config", metavar="FILE",
+                        help="a .json or .ini settings file (store, fsync, snapshot_interval)")
+    parser.add_argument("--json", action="store_true",
+                        help="JSON output, errors included; also accepted after the subcommand")
+    parser.add_argument("--version", action=_VersionAction)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        if selected in (command.name, "*"):
+            _add(command, commands)
+        else:
+            commands.add_parser(command.name, help=command.help, description=command.help,
+                                formatter_class=HelpFormatter)
     return parser
 
 
-def _with_parents(add_parser: Callable[..., argparse.ArgumentParser],
-                  parent: argparse.ArgumentParser) -> Callable[..., argparse.ArgumentParser]:
-    def add(name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        return add_parser(name, parents=[parent], **kwargs)
-    return add
+def _add(command: Command, commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    import importlib
+
+    getattr(importlib.import_module(command.module), command.adder)(commands)
 
 
-def _timestamp(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an ISO time: {text!r}") from None
-    if value.tzinfo is None:
-        raise argparse.ArgumentTypeError(f"give a time zone (e.g. 'Z'): {text!r}")
-    return value
+def selected_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is not a global option)."""
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word in _GLOBAL_WITH_VALUE:
+            skip = True
+        elif word == "--":
+            return None
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def split_json_flag(argv: Sequence[str]) -> tuple[list[str], bool]:
+    """``argv`` without ``--json`` (wherever it is, before a ``--``), and whether it was there."""
+    words: list[str] = []
+    found = skip = False
+    for index, word in enumerate(argv):
+        if word == "--":
+            words.extend(argv[index:])
+            break
+        if word == "--json" and not skip:
+            found = True
+        else:
+            words.append(word)
+        skip = word in _GLOBAL_WITH_VALUE
+    return words, found
+
+
+def _check_text(words: Sequence[str]) -> None:
+    """Arguments that are not valid text (bytes the locale cannot decode) are refused here,
+    before they reach names, ids or file paths."""
+    for word in words:
+        try:
+            word.encode("utf-8")
+        except UnicodeEncodeError:
+            from vmcore.entrypoints.arguments import UsageError
+
+            shown = word.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise UsageError(f"argument {shown!r} is not valid UTF-8 text") from None
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
          err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    args = build_parser().parse_args(argv)
+    words, json_flag = split_json_flag(sys.argv[1:] if argv is None else argv)
+    from vmcore.entrypoints.cli_output import report_failure, setup_streams
+
+    setup_streams(out, err)
     try:
-        return _dispatch(args, out)
-    except USER_ERRORS as error:
-        err.write(f"vmcore: error: {error}\n")
-        return EXIT_USER_ERROR
+        _check_text(words)
+        args = build_parser(selected_command(words)).parse_args(words)
+        args.json = json_flag or args.json
+        from vmcore.entrypoints.cli_session import CliSession
 
-
-def _open(args: argparse.Namespace) -> tuple[Container, ControlPlane]:
-    container = Container.from_settings({"store": args.store}, config_file=args.config)
-    try:
-        return container, container.control_plane()
-    except ConfigurationError:
-        raise
-    except Exception as error:  # the store's own errors differ per driver
-        raise StoreUnavailable(
-            f"cannot open store {container.config.store()!r}: {_first_line(error)}"
-        ) from error
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
-
-
-def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
-    if args.command == "store":
-        from vmcore.entrypoints.store_command import run_store_command
-
-        return run_store_command(args, out)
-    if args.command == "bus":
-        from vmcore.entrypoints.bus_service.command import run_bus_command
-
-        return run_bus_command(args, out)
-    container, cp = _open(args)
-    try:
-        if args.command == "demo":
-            from vmcore.entrypoints.demo import run_demo
-
-            return 0 if run_demo(cp, lambda: _open(args)[1], out) else 1
-        if args.command == "events":
-            return _events(cp, args, out)
-        if args.command == "run":
-            from vmcore.entrypoints.guest_command import run_guest
-
-            return run_guest(cp, container.bus(), args)
-        return _vm(cp, args, out)
-    finally:
-        cp.close()
-        container.bus().stop()
-
-
-def _vm(cp: ControlPlane, args: argparse.Namespace, out: TextIO) -> int:
-    command = args.vm_command
-    if command == "create":
-        config = VmConfig(vcpus=args.vcpus, memory=args.memory, arch=args.arch,
-                          flags=frozenset(args.flags), max_vcpus=args.max_vcpus,
-                          max_memory=args.max_memory)
-        vm_id = cp.create_vm(args.name, config, tags=args.tags)
-        _show_vm(cp.get_vm(vm_id), args, out)
-    elif command == "list":
-        rows = [vm_summary(vm) for vm in cp.list_vms(include_deleted=args.all)]
-        out.write((to_json(rows) if args.json else table(rows, _VM_COLUMNS)) + "\n")
-    elif command == "show":
-        _show_vm(cp.get_vm(args.vm, version=args.at_version), args, out, detail=True)
-    elif command == "history":
-        records = [event_record(event) for event in cp.history(args.vm)]
-        _write_events(records, args, out)
-    else:
-        _show_vm(_SIMPLE_COMMANDS[command](cp, args.vm, args), args, out)
-    return 0
-
-
-def _show_vm(vm: VirtualMachine, args: argparse.Namespace, out: TextIO,
-             detail: bool = False) -> None:
-    record = vm_detail(vm) if detail else vm_summary(vm)
-    out.write((to_json(record) if args.json else key_values(record)) + "\n")
-
-
-def _events(cp: ControlPlane, args: argparse.Namespace, out: TextIO) -> int:
-    query = EventQuery(topic=args.topic, since=args.since, until=args.until,
-                       correlation_id=args.correlation, trn=args.trn, limit=args.limit)
-    if query.trn is not None and not query.trn.startswith("trn:"):
-        raise ConfigurationError(f"--trn must look like trn:<kind>:<name>, got {query.trn!r}")
-    _write_events([event_record(event) for event in cp.query_events(query)], args, out)
-    return 0
-
-
-def _write_events(records: list[dict[str, Any]], args: argparse.Namespace,
-                  out: TextIO) -> None:
-    if args.json:
-        out.write(to_json(records) + "\n")
-        return
-    rows = [{"time": r["timestamp"], "vm": r["meta"]["target"], "version": r["version"],
-             "topic": r["topic"], "actor": r["meta"]["actor"]} for r in records]
-    out.write(table(rows, ["time", "vm", "version", "topic", "actor"]) + "\n")
+        session = CliSession(args, out, err)
+        try:
+            return int(args.run(args, session))
+        finally:
+            session.close()
+    except SystemExit as done:  # --help and --version
+        return done.code if isinstance(done.code, int) else 0
+    except BaseException as error:
+        return report_failure(error, err, json=json_flag, out=out)
 
 
 if __name__ == "__main__":

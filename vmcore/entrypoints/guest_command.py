@@ -4,50 +4,83 @@ snapshots; signals pause (and optionally snapshot), resume and stop it."""
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import uuid
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from vmcore.application.control_plane import ControlPlane
-from vmcore.application.errors import VmcoreError
-from vmcore.application.guest_runner import GuestRunner, Outcome, boot, resume_from_snapshot
-from vmcore.application.machine_snapshots import MachineSnapshots
-from vmcore.domain import CommandContext, parse_memory_size
+from vmcore.entrypoints.arguments import positive_int
+
+if TYPE_CHECKING:  # the runner, translator and ELF loader load only when a guest runs
+    from vmcore.application.control_plane import ControlPlane
+    from vmcore.application.guest_runner import GuestRunner
+    from vmcore.entrypoints.cli_session import CliSession
 
 _ANNOUNCED = {"vm.started": "running (SIGUSR1 pauses, SIGUSR2 resumes, SIGINT stops)",
               "vm.snapshot_restored": "running from a snapshot (SIGUSR1 pauses, SIGUSR2"
                                       " resumes, SIGINT stops)",
               "vm.paused": "paused", "vm.resumed": "resumed",
               "vm.snapshot_created": "snapshot taken"}
-DEFAULT_SNAPSHOT_DIR = "./.vmcore/machine-snapshots"
+_EPILOG = """\
+examples:
+  vmcore run examples/guests/build/hello.elf --name hello
+  vmcore run guest.elf --snapshot-on-pause &  kill -USR1 $!   # pause and snapshot
+  vmcore run --from-snapshot hello pause-1 --max-instructions 100000
+
+Machine snapshots live with the store (see `vmcore info`).
+"""
 
 
 def add_run_command(commands: Any) -> None:
     run = commands.add_parser(
-        "run", help="run a RISC-V guest ELF as a new VM (console on stdout), or resume a VM"
-        " from a machine snapshot; SIGUSR1 pauses, SIGUSR2 resumes, SIGINT/SIGTERM stop")
+        "run", help="run a RISC-V guest ELF as a new VM, or resume one from a machine snapshot",
+        description="Run a RISC-V guest ELF as a new VM (console on stdout), or resume a VM"
+        " from a machine snapshot. SIGUSR1 pauses, SIGUSR2 resumes, SIGINT/SIGTERM stop.",
+        epilog=_EPILOG)
     run.add_argument("guest", nargs="?", help="a statically linked RV64 ELF for the virt-like"
                      " machine")
     run.add_argument("--from-snapshot", nargs=2, metavar=("VM", "SNAPSHOT"),
                      help="resume a created/stopped VM from one of its machine snapshots")
-    run.add_argument("--name", help="VM name (default: the file name and a short id)")
-    run.add_argument("--memory", default="64M", help="guest RAM at 0x80000000 (default 64M)")
-    run.add_argument("--max-instructions", type=int, help="stop the guest after this many")
+    run.add_argument("--name", metavar="NAME",
+                     help="VM name (default: the file name and a short id)")
+    run.add_argument("--memory", default="64M", metavar="SIZE", help="guest RAM at 0x80000000")
+    run.add_argument("--max-instructions", type=positive_int, metavar="N",
+                     help="stop the guest after this many (default: no limit)")
     run.add_argument("--interpret", action="store_true",
                      help="never translate blocks (interpreter tier only)")
     run.add_argument("--snapshot-on-pause", action="store_true",
                      help="take a machine snapshot (pause-1, pause-2 ...) at every pause")
+    run.set_defaults(run=run_guest_command)
 
 
-def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
-    """Returns the guest's exit code, or 1 when it crashed or was stopped. Lifecycle
-    changes are announced on stderr as they are committed."""
-    snapshots = MachineSnapshots(os.environ.get("VMCORE_MACHINE_SNAPSHOTS",
-                                                DEFAULT_SNAPSHOT_DIR))
+def run_guest_command(args: argparse.Namespace, session: CliSession) -> int:
+    """``vmcore run``: the guest's exit code, or 1 when it crashed or was stopped; with
+    ``--json`` a summary object on stdout after the guest's console output."""
+    from vmcore.application.errors import VmcoreError
+
+    if bool(args.guest) == bool(args.from_snapshot):
+        raise VmcoreError("vmcore run needs a GUEST file or --from-snapshot VM SNAPSHOT")
+    if args.guest and not Path(args.guest).is_file():
+        raise VmcoreError(f"cannot load guest {args.guest!r}: no such file")
+    container = session.container()
+    directory = container.store_spec().machine_snapshot_dir(session.environ)
+    status, summary = run_guest(session.control_plane(), container.bus(), args, directory)
+    if session.json:
+        session.emit(summary, "")
+    return status
+
+
+def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace,
+              snapshot_dir: Path) -> tuple[int, dict[str, Any]]:
+    """Returns the guest's exit code (or 1 when it crashed or was stopped) and a summary.
+    Lifecycle changes are announced on stderr as they are committed."""
+    from vmcore.application.guest_runner import Outcome, boot, resume_from_snapshot
+    from vmcore.application.machine_snapshots import MachineSnapshots
+    from vmcore.domain import CommandContext, parse_memory_size
+
+    snapshots = MachineSnapshots(snapshot_dir)
     context = CommandContext()
     if args.from_snapshot:
         vm_ref, snapshot_id = args.from_snapshot
@@ -55,14 +88,12 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
                                       translate=not args.interpret, context=context,
                                       publisher=bus.publish)
         name, startup_ms = cp.get_vm(runner.vm_id).name, None
-    elif args.guest:
+    else:
         name = args.name or f"{_label(args.guest)}-{uuid.uuid4().hex[:6]}"
         runner, startup_ms = boot(cp, name, args.guest, parse_memory_size(args.memory),
                                   translate=not args.interpret, context=context,
                                   publisher=bus.publish)
         runner.snapshots = snapshots
-    else:
-        raise VmcoreError("vmcore run needs a GUEST file or --from-snapshot VM SNAPSHOT")
 
     def announce(event: Any) -> None:
         if event.originator_id == runner.vm_id and event.bus_topic in _ANNOUNCED:
@@ -83,9 +114,10 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
     sys.stdout.flush()
     sys.stderr.write(f"vmcore: VM {name} ({runner.vm_id}): {summary.detail};"
                      f" {summary.instructions} instructions\n")
-    if summary.outcome is Outcome.EXITED:
-        return int(summary.exit_code or 0)
-    return 1
+    status = int(summary.exit_code or 0) if summary.outcome is Outcome.EXITED else 1
+    return status, {"vm": name, "id": str(runner.vm_id), "outcome": summary.outcome.value,
+                    "exit_code": summary.exit_code, "detail": summary.detail,
+                    "instructions": summary.instructions}
 
 
 def _label(path: str) -> str:

@@ -67,15 +67,36 @@ def event_record(event: VmEvent) -> dict[str, Any]:
     }
 
 
+_SIZES = frozenset({"size", "memory", "max_memory"})
+
+
 def describe_payload(payload: dict[str, Any]) -> str:
-    parts = []
+    """An event's payload for people: ``key=value`` pairs, sizes with units, lists and
+    mappings spelled out (no Python reprs), empty values left out."""
+    parts: list[str] = []
     for key, value in payload.items():
-        if value in (None, [], {}, False):
+        if value in (None, [], {}, (), False, ""):
             continue
-        if key in ("config",):
-            value = f"{value['vcpus']} vCPU, {format_memory_size(value['memory'])}, {value['arch']}"
-        parts.append(f"{key}={value}")
+        if isinstance(value, dict) and key != "config":  # properties: their own pairs
+            parts.extend(f"{k}={_describe(str(k), v)}" for k, v in value.items())
+        else:
+            parts.append(f"{key}={_describe(key, value)}")
     return " ".join(parts)
+
+
+def _describe(key: str, value: Any) -> str:
+    if key == "config" and isinstance(value, dict):
+        return (f"{value['vcpus']} vCPU, {format_memory_size(value['memory'])},"
+                f" {value['arch']}")
+    if key in _SIZES and isinstance(value, int) and not isinstance(value, bool):
+        return format_memory_size(value) if value > 0 else str(value)
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{_describe(str(k), v)}" for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return ",".join(_describe(key, item) for item in value)
+    if value is True:
+        return "yes"
+    return str(value)
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:

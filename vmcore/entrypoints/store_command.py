@@ -3,69 +3,115 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from vmcore.application.control_plane import ControlPlane
-from vmcore.application.errors import VmcoreError
-from vmcore.composition.stores import StoreSpec
-from vmcore_event_store.copy import (
-    CopyError,
-    CopyProgress,
-    Store,
-    copy_store,
-    verify_stores,
-)
+from vmcore.entrypoints.arguments import positive_int
+
+if TYPE_CHECKING:
+    from vmcore.entrypoints.cli_session import CliSession
+    from vmcore_event_store.copy import CopyProgress, Store
+
+_EPILOG = """\
+examples:
+  vmcore store copy --to sqlite:/backup/vmcore.sqlite        # from the store in effect
+  vmcore store verify --to sqlite:/backup/vmcore.sqlite
+  vmcore store copy --from file:/srv/vmcore --to postgresql://vmcore@db/vmcore --json
+
+SPEC is file[:DIR], sqlite[:FILE], postgres[:DSN] or memory; a bare `file` or `sqlite`
+means the default location (see `vmcore info`).
+"""
 
 
-class StoreCommandError(VmcoreError):
-    """A copy or verify that cannot proceed (diverged target, unreachable store ...)."""
-
-
-def add_store_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    store = commands.add_parser("store", help="copy a store to another backend, verify copies")
-    actions = store.add_subparsers(dest="store_command", required=True)
+def add_store_commands(commands: Any) -> None:
+    store = commands.add_parser("store", help="copy a store to another backend, verify copies",
+                                description="Copy a whole store to another backend (ids,"
+                                " versions and order preserved; resumable) and verify copies.",
+                                epilog=_EPILOG)
+    actions = store.add_subparsers(dest="store_command", required=True, metavar="ACTION")
     for name, text in (("copy", "copy every event and snapshot, preserving ids; resumable"),
                        ("verify", "compare two stores event by event and snapshot by snapshot")):
-        action = actions.add_parser(name, help=text)
-        action.add_argument("--from", dest="source", required=True, help="store spec")
-        action.add_argument("--to", dest="target", required=True, help="store spec")
-        action.add_argument("--page-size", type=int, default=500)
+        action = actions.add_parser(name, help=text, description=text, epilog=_EPILOG)
+        action.add_argument("--from", dest="source", metavar="SPEC",
+                            help="the store to read (default: the store in effect, from"
+                            " --store, VMCORE_STORE or --config)")
+        action.add_argument("--to", dest="target", metavar="SPEC", required=True,
+                            help="the other store")
+        action.add_argument("--page-size", type=positive_int, default=500, metavar="N",
+                            help="events per read and per atomic write")
+        # Each action sets its own run function: another action (salvage, reindex ...) is
+        # one more add_parser with its own set_defaults(run=...).
+        action.set_defaults(run=run_store_command)
 
 
-def run_store_command(args: argparse.Namespace, out: TextIO) -> int:
-    source, target = _open(args.source), _open(args.target)
+def run_store_command(args: argparse.Namespace, session: CliSession) -> int:
+    from vmcore.application.errors import ConfigurationError
+    from vmcore.composition.stores import StoreSpec
+
+    source_spec = StoreSpec.parse(args.source or str(session.container().config.store()))
+    target_spec = StoreSpec.parse(args.target)
+    source_spec, target_spec = (source_spec.resolved(session.environ),
+                                target_spec.resolved(session.environ))
+    if source_spec == target_spec and source_spec.kind != "memory":
+        raise ConfigurationError(f"--from and --to are the same store"
+                                 f" ({source_spec.redacted()}): give another --to")
+    source = _open(source_spec, session)
     try:
-        if args.store_command == "copy":
-            report = copy_store(source, target, page_size=args.page_size,
-                                progress=_progress_printer(sys.stderr))
-            resumed = f" (resumed after {report.resumed_after})" if report.resumed_after else ""
-            out.write(f"copied {report.events_copied} events and {report.snapshots_copied}"
-                      f" snapshots{resumed}; last notification id {report.last_notification_id}\n")
-            return 0
-        verdict = verify_stores(source, target, page_size=args.page_size)
-        if verdict.identical:
-            out.write(f"identical: {verdict.events_compared} events and"
-                      f" {verdict.snapshots_compared} snapshots compared\n")
-            return 0
-        out.write(f"different after {verdict.events_compared} events:"
-                  f" {verdict.first_difference}\n")
-        return 1
-    except CopyError as error:
-        raise StoreCommandError(str(error)) from error
+        target = _open(target_spec, session)
+        try:
+            return _copy(args, session, source, target) if args.store_command == "copy" \
+                else _verify(args, session, source, target)
+        finally:
+            target.close()
     finally:
         source.close()
-        target.close()
 
 
-def _open(spec_text: str) -> Store:
-    spec = StoreSpec.parse(spec_text)
+def _copy(args: argparse.Namespace, session: CliSession, source: Store, target: Store) -> int:
+    from vmcore_event_store.copy import copy_store
+
+    report = copy_store(source, target, page_size=args.page_size,
+                        progress=None if session.json else _progress_printer(session.err))
+    resumed = f" (resumed after {report.resumed_after})" if report.resumed_after else ""
+    record = {"events_copied": report.events_copied,
+              "snapshots_copied": report.snapshots_copied,
+              "resumed_after": report.resumed_after,
+              "last_notification_id": report.last_notification_id}
+    session.emit(record, f"copied {report.events_copied} events and"
+                 f" {report.snapshots_copied} snapshots{resumed};"
+                 f" last notification id {report.last_notification_id}")
+    return 0
+
+
+def _verify(args: argparse.Namespace, session: CliSession, source: Store, target: Store) -> int:
+    from vmcore_event_store.copy import verify_stores
+
+    verdict = verify_stores(source, target, page_size=args.page_size)
+    record = {"identical": verdict.identical, "events_compared": verdict.events_compared,
+              "snapshots_compared": verdict.snapshots_compared,
+              "first_difference": verdict.first_difference}
+    if verdict.identical:
+        text = (f"identical: {verdict.events_compared} events and"
+                f" {verdict.snapshots_compared} snapshots compared")
+    else:
+        text = f"different after {verdict.events_compared} events: {verdict.first_difference}"
+    session.emit(record, text)
+    return 0 if verdict.identical else 1
+
+
+def _open(spec: Any, session: CliSession) -> Store:
+    from vmcore.application.control_plane import ControlPlane
+    from vmcore.application.errors import StoreUnavailable
+    from vmcore.entrypoints.cli_errors import describe, one_line
+    from vmcore_event_store.copy import Store
+
     try:
-        return Store.from_env(spec.env(), name=ControlPlane.name)
+        return Store.from_env(spec.env(environ=session.environ), name=ControlPlane.name)
     except Exception as error:  # each driver fails in its own way
-        first = (str(error).strip() or type(error).__name__).splitlines()[0]
-        raise StoreCommandError(f"cannot open store {spec_text!r}: {first}") from error
+        if describe(error) is not None and not isinstance(error, OSError):
+            raise
+        raise StoreUnavailable(
+            f"cannot open store {spec.redacted()!r}: {one_line(error)}") from None
 
 
 def _progress_printer(err: TextIO) -> Callable[[CopyProgress], None]:

@@ -8,6 +8,8 @@ Configured with eventsourcing's ``POSTGRES_*`` names (``POSTGRES_DBNAME``, ``POS
 
 from __future__ import annotations
 
+import psycopg
+from eventsourcing.persistence import OperationalError
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment, EnvType
 from psycopg.conninfo import conninfo_to_dict
@@ -57,3 +59,20 @@ class Factory(PostgresFactory):
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(environment_with_dsn(env))
+        self._probe()
+
+    def _probe(self) -> None:
+        """Connects once, directly, so that an unreachable server fails at once with its
+        real cause (refused, unknown host, bad password) rather than a pool timeout."""
+        pool = self.datastore.pool
+        kwargs = pool.kwargs
+        if not isinstance(kwargs, dict) or self.env.get(self.POSTGRES_GET_PASSWORD_TOPIC):
+            return  # a password function: the pool's own first connect reports instead
+        try:
+            psycopg.connect(**kwargs, connect_timeout=max(1, int(pool.timeout))).close()
+        except psycopg.OperationalError as error:
+            lines = str(error).strip().splitlines()
+            cause = " ".join(lines[0].split()) if lines else type(error).__name__
+            raise OperationalError(
+                f"cannot connect to PostgreSQL {kwargs.get('user')}@{kwargs.get('host')}:"
+                f"{kwargs.get('port')}/{kwargs.get('dbname')}: {cause}") from None

@@ -6,12 +6,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
 from vmcore.application.errors import ConfigurationError, VmcoreError
 from vmcore.bus.client import BlockingBusClient, BusRpcError
+
+if TYPE_CHECKING:
+    from vmcore.entrypoints.cli_session import CliSession
+
+_EPILOG = """\
+examples:
+  vmcore bus serve --config event_buses.json
+  vmcore bus emit --url tcp://127.0.0.1:7070 vm.note '{"text": "hi"}' --source-trn trn:user:alice
+  vmcore bus poll --url tcp://127.0.0.1:7070 --topic 'vm.*' --since 0 --limit 10
+  vmcore bus subscribe --url tcp://127.0.0.1:7070 'vm.*' --count 5
+"""
 
 
 class BusCommandError(VmcoreError):
@@ -19,7 +30,11 @@ class BusCommandError(VmcoreError):
 
 
 def add_bus_command(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    bus = commands.add_parser("bus", help="the event bus service (JSON-RPC over TCP)")
+    bus = commands.add_parser("bus", help="the event bus service (JSON-RPC over TCP)",
+                              description="Run seed 002's event bus service, or talk to a"
+                              " running one; answers print as JSON, one object per line.",
+                              epilog=_EPILOG)
+    bus.set_defaults(run=run_bus_command)
     actions = bus.add_subparsers(dest="bus_command", required=True)
     serve = actions.add_parser("serve", help="run every bus instance of a config file")
     serve.add_argument("--config", dest="bus_config", required=True,
@@ -31,21 +46,24 @@ def add_bus_command(commands: argparse._SubParsersAction) -> None:  # type: igno
         return parser
 
     emit = client("emit", "emit one event")
-    emit.add_argument("topic")
+    emit.add_argument("topic", help="the event's topic, e.g. vm.note")
     emit.add_argument("payload", type=_json, help="the payload, as JSON")
-    for flag in ("source-trn", "target-trn", "correlation-id"):
-        emit.add_argument(f"--{flag}")
-    emit.add_argument("--metadata", type=_json)
+    for flag, text in (("source-trn", "who emits, e.g. trn:user:alice"),
+                       ("target-trn", "what the event is about"),
+                       ("correlation-id", "ties related events together")):
+        emit.add_argument(f"--{flag}", help=text)
+    emit.add_argument("--metadata", type=_json, help="metadata, as a JSON object")
     poll = client("poll", "events after --since (an event_id)")
     poll.add_argument("--topic", default="*", help="a topic, '*' or 'prefix.*'")
-    poll.add_argument("--since", type=int, default=0)
-    poll.add_argument("--limit", type=int, default=100)
+    poll.add_argument("--since", type=int, default=0,
+                      help="the last event_id seen; 0 = from the start")
+    poll.add_argument("--limit", type=int, default=100, help="at most this many events")
     client("topics", "topics with their event counts")
     rules = client("rules", "list rules; --add RULE_JSON or --delete ID")
     rules.add_argument("--add", type=_json, help="an EventTriggerRule as JSON")
-    rules.add_argument("--delete", metavar="ID")
+    rules.add_argument("--delete", metavar="ID", help="delete the rule with this id")
     subscribe = client("subscribe", "print events pushed on a topic as they come")
-    subscribe.add_argument("topic")
+    subscribe.add_argument("topic", help="a topic, '*' or 'prefix.*'")
     subscribe.add_argument("--count", type=int, help="stop after this many events")
 
 
@@ -56,7 +74,8 @@ def _json(text: str) -> Any:
         raise argparse.ArgumentTypeError(f"not JSON: {text[:80]!r}") from None
 
 
-def run_bus_command(args: argparse.Namespace, out: TextIO) -> int:
+def run_bus_command(args: argparse.Namespace, session: CliSession) -> int:
+    out = session.out
     if args.bus_command == "serve":
         from vmcore.application.bus_service import load_config
         from vmcore.entrypoints.bus_service.serve import serve

@@ -1,0 +1,65 @@
+"""Start-up stays fast because each command loads only what it uses: checked by the modules
+a real `vmcore` process has loaded when it finishes (never by timing)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.cli_runner import vmcore_env
+
+# Loaded by commands that run guests, serve, copy stores or talk to PostgreSQL only.
+HEAVY = ("vmcore_domain_services.riscv", "vmcore_domain_services.execution",
+         "vmcore_domain_services.mmu", "vmcore.application.guest_runner",
+         "vmcore.application.machine_snapshots", "elftools", "prometheus_client",
+         "vmcore.bus.core", "psycopg", "vmcore_event_store.copy", "eventsourcing.sqlite",
+         "http.server")
+PROBE = """
+import contextlib, io, json, sys
+from vmcore.entrypoints.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    status = main(sys.argv[1:], out=io.StringIO(), err=io.StringIO())
+print(json.dumps({"status": status, "modules": sorted(sys.modules)}))
+"""
+
+
+def loaded(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> set[str]:
+    result = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path,
+                            env=env or vmcore_env(cwd=tmp_path))
+    report = json.loads(result.stdout)
+    assert 0 == report["status"], result.stderr
+    return set(report["modules"])
+
+
+@pytest.mark.parametrize("args", [("vm", "list"), ("vm", "list", "--json"), ("info",),
+                                  ("events", "--limit", "5")])
+def test_reading_commands_load_no_heavy_module(tmp_path: Path, args: tuple[str, ...]) -> None:
+    modules = loaded(tmp_path, *args)
+    assert [] == [name for name in HEAVY if name in modules]
+
+
+def test_help_loads_neither_the_domain_nor_a_store(tmp_path: Path) -> None:
+    modules = loaded(tmp_path, "--help")
+    assert [] == [name for name in ("vmcore.domain", "eventsourcing", "dependency_injector",
+                                    "vmcore.composition", "importlib.metadata", *HEAVY)
+                  if name in modules]
+
+
+def test_a_command_that_writes_loads_the_bus_but_no_guest_machinery(tmp_path: Path) -> None:
+    modules = loaded(tmp_path, "vm", "create", "--name", "web-1")
+    assert "vmcore.bus.core" in modules
+    assert [] == [name for name in HEAVY[:6] if name in modules]
+
+
+def test_the_default_home_costs_no_import(tmp_path: Path) -> None:
+    """Without VMCORE_HOME the per-user data directory is found without platformdirs
+    (which imports tempfile, shutil, bz2 and lzma) on Linux."""
+    env = {k: v for k, v in vmcore_env().items() if k not in ("VMCORE_HOME", "XDG_DATA_HOME")}
+    modules = loaded(tmp_path, "vm", "list", env=env | {"HOME": str(tmp_path)})
+    assert [] == [name for name in ("platformdirs", "tempfile") if name in modules]
+    assert (tmp_path / ".local" / "share" / "vmcore").is_dir()
