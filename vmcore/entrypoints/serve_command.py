@@ -1,0 +1,119 @@
+"""``vmcore serve --listen HOST:PORT``: the control plane as a long-running HTTP service.
+
+The token comes from ``VMCORE_API_TOKEN`` or ``--token-file``; binding to an address other
+than loopback without one is refused. SIGTERM/SIGINT: stop accepting, close the event
+streams, let in-flight requests finish, then close the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from vmcore.application.errors import ConfigurationError
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+GRACE_SECONDS = 10
+
+
+def add_serve_command(subparsers: Any) -> None:
+    serve = subparsers.add_parser("serve", help="run the control plane as an HTTP service")
+    serve.add_argument("--listen", default=DEFAULT_LISTEN,
+                       help=f"HOST:PORT to bind (default {DEFAULT_LISTEN}; port 0 picks one)")
+    serve.add_argument("--token-file", help="file holding the API bearer token"
+                       " (or set VMCORE_API_TOKEN)")
+    serve.add_argument("--rate", type=float, default=50.0,
+                       help="requests per second per client (default 50; 0 turns it off)")
+    serve.add_argument("--burst", type=int, default=100, help="burst per client (default 100)")
+    serve.add_argument("--heartbeat", type=float, default=15.0,
+                       help="seconds between stream heartbeats (default 15)")
+    serve.add_argument("--backlog", type=int, default=1000,
+                       help="events a stream client may fall behind before it is cut off")
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ConfigurationError(f"--listen must be HOST:PORT, got {text!r}")
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def read_token(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> str | None:
+    if args.token_file:
+        path = Path(args.token_file)
+        if not path.is_file():
+            raise ConfigurationError(f"token file {args.token_file!r} does not exist")
+        token = path.read_text().strip()
+    else:
+        token = environ.get("VMCORE_API_TOKEN", "").strip()
+    if args.token_file and not token:
+        raise ConfigurationError(f"token file {args.token_file!r} is empty")
+    return token or None
+
+
+def run_serve(args: argparse.Namespace, open_store: Any) -> int:
+    """``open_store()`` gives ``(container, control_plane)`` (the CLI's own opener)."""
+    import uvicorn
+
+    from vmcore.entrypoints.http.app import ServeSettings, create_app
+
+    host, port = parse_listen(args.listen)
+    token = read_token(args, os.environ)
+    if token is None and not is_loopback(host):
+        raise ConfigurationError(f"refusing to listen on {host} without a token: set"
+                                 " VMCORE_API_TOKEN or --token-file (or bind to 127.0.0.1)")
+    if args.rate < 0 or args.burst < 1 or args.heartbeat <= 0 or args.backlog < 1:
+        raise ConfigurationError("--rate must be >= 0, --burst and --backlog >= 1,"
+                                 " --heartbeat > 0")
+    container, cp = open_store()
+    settings = ServeSettings(token=token, rate=args.rate, burst=args.burst,
+                             heartbeat=args.heartbeat, backlog=args.backlog)
+    app = create_app(cp, container.bus(), settings)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+                            timeout_graceful_shutdown=GRACE_SECONDS, lifespan="on",
+                            ws_max_size=1 << 20, ws_ping_interval=settings.heartbeat,
+                            timeout_keep_alive=30)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            for server in self.servers:
+                for sock in server.sockets:
+                    bound_host, bound_port = sock.getsockname()[:2]
+                    print(f"vmcore serve: listening on http://{bound_host}:{bound_port}",
+                          file=sys.stderr, flush=True)
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            # Streams never end by themselves: close them so in-flight requests can finish.
+            loop = getattr(self, "_loop", None)
+            if loop is not None:
+                loop.call_soon_threadsafe(app.state.hub.close)
+            super().handle_exit(sig, frame)
+
+        async def serve(self, sockets: Any = None) -> None:
+            import asyncio
+
+            self._loop = asyncio.get_running_loop()
+            await super().serve(sockets)
+
+    try:
+        Server(config).run()
+    finally:
+        cp.close()
+        container.bus().stop()
+    print("vmcore serve: stopped", file=sys.stderr, flush=True)
+    return 0
