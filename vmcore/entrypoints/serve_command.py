@@ -103,6 +103,9 @@ def run_serve(args: argparse.Namespace, open_store: Any) -> int:
             if loop is not None:
                 loop.call_soon_threadsafe(app.state.hub.close)
             super().handle_exit(sig, frame)
+            # uvicorn re-raises the signal once it has stopped, which would kill the
+            # process before the store is closed; we close it and exit 0 instead.
+            self._captured_signals.clear()
 
         async def serve(self, sockets: Any = None) -> None:
             import asyncio
