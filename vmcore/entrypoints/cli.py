@@ -7,6 +7,7 @@ line to stderr and exit non-zero; only bugs print a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                         " postgres[:DSN] or memory; or set VMCORE_STORE")
     parser.add_argument("--config", help="a .json or .ini settings file")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--url", help="send vm/events commands to a running `vmcore serve`"
+                        " at this URL; or set VMCORE_URL")
     # ``--json`` is accepted after the subcommand too; SUPPRESS keeps the global value.
     json_flag = argparse.ArgumentParser(add_help=False)
     json_flag.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
@@ -174,6 +177,11 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         from vmcore.entrypoints.serve_command import run_serve
 
         return run_serve(args, lambda: _open(args))
+    url = args.url or os.environ.get("VMCORE_URL")
+    if url and args.command in ("vm", "events"):
+        from vmcore.entrypoints.remote import run_remote
+
+        return run_remote(args, url, out)
     container, cp = _open(args)
     try:
         if args.command == "demo":
