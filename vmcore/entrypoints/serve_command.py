@@ -31,6 +31,8 @@ def add_serve_command(subparsers: Any) -> None:
     serve.add_argument("--burst", type=int, default=100, help="burst per client (default 100)")
     serve.add_argument("--heartbeat", type=float, default=15.0,
                        help="seconds between stream heartbeats (default 15)")
+    serve.add_argument("--header-timeout", type=float, default=10.0,
+                       help="seconds a connection has to send its request headers (default 10)")
     serve.add_argument("--backlog", type=int, default=1000,
                        help="events a stream client may fall behind before it is cut off")
 
@@ -70,15 +72,17 @@ def run_serve(args: argparse.Namespace, open_store: Any) -> int:
     import uvicorn
 
     from vmcore.entrypoints.http.app import ServeSettings, create_app
+    from vmcore.entrypoints.http.idle import header_deadline_protocol
 
     host, port = parse_listen(args.listen)
     token = read_token(args, os.environ)
     if token is None and not is_loopback(host):
         raise ConfigurationError(f"refusing to listen on {host} without a token: set"
                                  " VMCORE_API_TOKEN or --token-file (or bind to 127.0.0.1)")
-    if args.rate < 0 or args.burst < 1 or args.heartbeat <= 0 or args.backlog < 1:
+    if (args.rate < 0 or args.burst < 1 or args.heartbeat <= 0 or args.backlog < 1
+            or args.header_timeout <= 0):
         raise ConfigurationError("--rate must be >= 0, --burst and --backlog >= 1,"
-                                 " --heartbeat > 0")
+                                 " --heartbeat and --header-timeout > 0")
     container, cp = open_store()
     settings = ServeSettings(token=token, rate=args.rate, burst=args.burst,
                              heartbeat=args.heartbeat, backlog=args.backlog)
@@ -86,7 +90,8 @@ def run_serve(args: argparse.Namespace, open_store: Any) -> int:
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                             timeout_graceful_shutdown=GRACE_SECONDS, lifespan="on",
                             ws_max_size=1 << 20, ws_ping_interval=settings.heartbeat,
-                            timeout_keep_alive=30)
+                            timeout_keep_alive=30,
+                            http=header_deadline_protocol(args.header_timeout))
 
     class Server(uvicorn.Server):
         async def startup(self, sockets: Any = None) -> None:

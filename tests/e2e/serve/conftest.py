@@ -13,8 +13,8 @@ from tests.e2e.serve.server import Server, running_server, without_token_env
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("serve")
-    with running_server("--rate", "0", "--heartbeat", "0.5", store="file:./store",
-                        cwd=workdir, env=without_token_env()) as running:
+    with running_server("--rate", "0", "--heartbeat", "0.5", "--header-timeout", "1",
+                        store="file:./store", cwd=workdir, env=without_token_env()) as running:
         yield running
 
 

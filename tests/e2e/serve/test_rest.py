@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+
+from tests.e2e.serve.server import Server
 
 PROBLEM = "application/problem+json"
 
@@ -192,3 +196,18 @@ def test_health_readiness_and_metrics(client: httpx.Client) -> None:
                    "vmcore_bus_published_total", "vmcore_stream_clients"):
         assert family in text
     assert 'route="/v1/vms",status="201"' in text
+
+
+@pytest.mark.parametrize("sent", [b"", b"GET /v1/vms HTTP/1.1\r\nHost: x\r\n"])
+def test_idle_connections_get_408_and_others_are_served(server: Server, client: httpx.Client,
+                                                        sent: bytes) -> None:
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as idle:
+        idle.sendall(sent)
+        assert 200 == client.get("/healthz").status_code  # meanwhile
+        received = b""
+        while chunk := idle.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert 408 == json.loads(body)["status"]

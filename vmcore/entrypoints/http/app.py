@@ -26,6 +26,7 @@ from vmcore.bus import UnifiedEventBus
 from vmcore.domain import DomainError
 from vmcore.entrypoints.http import events, streams, vms
 from vmcore.entrypoints.http.guard import Guard
+from vmcore.entrypoints.http.listing import VmListing
 from vmcore.entrypoints.http.live import Hub, Tailer
 from vmcore.entrypoints.http.metrics import MetricsMiddleware, ServiceMetrics
 from vmcore.entrypoints.http.openapi import openapi_endpoint
@@ -106,7 +107,8 @@ def create_app(control_plane: ControlPlane, bus: UnifiedEventBus,
                settings: ServeSettings | None = None) -> Starlette:
     settings = settings or ServeSettings()
     hub = Hub(settings.backlog)
-    metrics = ServiceMetrics(control_plane, hub, bus)
+    listing = VmListing(control_plane)
+    metrics = ServiceMetrics(listing, control_plane, hub, bus)
     routes: list[BaseRoute] = [
         Route("/", dashboard, methods=["GET"], name="dashboard"),
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
@@ -139,6 +141,7 @@ def create_app(control_plane: ControlPlane, bus: UnifiedEventBus,
     )
     app.state.control_plane = control_plane
     app.state.hub = hub
+    app.state.listing = listing
     app.state.settings = settings
     app.state.tailer = None
     app.state.dashboard = dashboard_page()

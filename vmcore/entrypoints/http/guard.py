@@ -26,7 +26,7 @@ def token_matches(expected: str, given: str | None) -> bool:
 def presented_token(scope: Scope) -> str | None:
     for name, value in scope.get("headers", []):
         if name == b"authorization":
-            scheme, _, credentials = value.decode("latin-1").partition(" ")
+            scheme, _, credentials = value.decode("utf-8", "replace").partition(" ")
             return credentials.strip() if scheme.lower() == "bearer" else None
     if scope["path"] in STREAM_PATHS:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
@@ -45,10 +45,7 @@ class Guard:
         if scope["type"] not in ("http", "websocket") or not scope["path"].startswith("/v1"):
             await self.app(scope, receive, send)
             return
-        if self.token is not None and not token_matches(self.token, presented_token(scope)):
-            await self._refuse(scope, receive, send, 401, "missing or wrong bearer token",
-                               {"WWW-Authenticate": 'Bearer realm="vmcore"'}, "unauthorized")
-            return
+        # The limit comes first, so wrong tokens cannot be tried at full speed.
         if self.limiter is not None:
             client = scope.get("client")
             wait = self.limiter.take(client[0] if client else "unknown")
@@ -57,6 +54,10 @@ class Guard:
                                    "rate limit exceeded: slow down",
                                    {"Retry-After": retry_after(wait)}, "rate-limited")
                 return
+        if self.token is not None and not token_matches(self.token, presented_token(scope)):
+            await self._refuse(scope, receive, send, 401, "missing or wrong bearer token",
+                               {"WWW-Authenticate": 'Bearer realm="vmcore"'}, "unauthorized")
+            return
         await self.app(scope, receive, send)
 
     @staticmethod

@@ -91,7 +91,7 @@ def vm_response(vm: VirtualMachine, status: int = 200) -> Response:
 
 async def list_vms(request: Request) -> Response:
     include_deleted = request.query_params.get("all", "false").lower() in ("1", "true", "yes")
-    vms = await run_in_threadpool(control_plane(request).list_vms,
+    vms = await run_in_threadpool(request.app.state.listing.list_vms,
                                   include_deleted=include_deleted)
     return json_response([vm_summary(vm) for vm in vms])
 

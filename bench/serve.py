@@ -1,0 +1,231 @@
+"""`vmcore serve` benchmark: the API against the framework's floor, live-push latency, RSS.
+
+Run: ``python -m bench.serve`` (about a minute) or ``python -m bench.serve --quick``.
+
+In one run, side by side: `vmcore serve` (file store, fsync always, rate limit off) and a
+bare Starlette "hello" app on uvicorn with the same server settings (the floor: what the
+framework costs with no work). The same asyncio + httpx client drives both:
+
+- reads: ``GET /v1/vms`` (10 VMs) against ``GET /hello``, 1 and 16 concurrent clients;
+- commands: pause/resume cycles (each client its own VM) against ``POST /hello``;
+- live push: 100 SSE clients connected, commands issued one at a time; latency from the
+  event's own timestamp (taken in the command, before the commit) to its arrival;
+- memory: the server's RSS with 1,000 idle SSE clients.
+
+Goals (issue 17): reads >= 0.5x the floor; p99 commit-to-SSE < 50 ms with 100 clients;
+RSS < 200 MB with 1,000 idle SSE clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+perf = time.perf_counter
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def hello_server(port: int) -> None:
+    """The floor: Starlette + uvicorn with nothing behind the routes."""
+    import uvicorn
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def hello(request: Request) -> Response:
+        return Response(b'{"hello":"world"}', media_type="application/json")
+
+    app = Starlette(routes=[Route("/hello", hello, methods=["GET", "POST"])])
+    print(f"listening on http://127.0.0.1:{port}", file=sys.stderr, flush=True)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
+
+
+def _start(args: list[str], cwd: Path) -> tuple[subprocess.Popen[str], str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VMCORE_API_TOKEN": ""}
+    process = subprocess.Popen(args, cwd=cwd, env=env, text=True, stderr=subprocess.PIPE,
+                               stdout=subprocess.DEVNULL)
+    assert process.stderr is not None
+    for line in process.stderr:
+        if "listening on " in line:
+            return process, line.split("listening on ", 1)[1].strip()
+    raise SystemExit(f"server did not start: {args}")
+
+
+async def _wait_ready(url: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            try:
+                await client.get(url)
+                return
+            except httpx.HTTPError:
+                await asyncio.sleep(0.05)
+
+
+def _pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] if ordered else 0.0
+
+
+async def _load(base: str, clients: int, requests: int, method: str,
+                paths: list[str]) -> tuple[float, float, float]:
+    """Requests/s, p50 and p99 latency (ms) of ``clients`` keep-alive clients."""
+    latencies: list[float] = []
+
+    async def one(index: int) -> None:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            path = paths[index % len(paths)]
+            for n in range(requests):
+                target = path.replace("{cmd}", "pause" if n % 2 == 0 else "resume")
+                started = perf()
+                response = await client.request(method, target)
+                latencies.append(perf() - started)
+                if response.status_code >= 300:
+                    raise SystemExit(f"{method} {target}: {response.status_code}")
+
+    started = perf()
+    await asyncio.gather(*(one(i) for i in range(clients)))
+    elapsed = perf() - started
+    return (clients * requests / elapsed, _pct(latencies, 50) * 1000,
+            _pct(latencies, 99) * 1000)
+
+
+async def _push_latency(base: str, listeners: int, commands: int, vm: str) -> list[float]:
+    """Seconds from each event's timestamp to its arrival at each of ``listeners``."""
+    samples: list[float] = []
+    ready = asyncio.Event()
+    connected = [0]
+
+    async def listen() -> None:
+        host, port = base.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f"GET /v1/events/stream?vm={vm}&topic=vm.* HTTP/1.1\r\n"
+                     f"Host: {host}\r\n\r\n".encode())
+        await writer.drain()
+        got = 0
+        while got < commands:
+            line = await reader.readline()
+            if line.startswith(b": connected"):
+                connected[0] += 1
+                if connected[0] == listeners:
+                    ready.set()
+            elif line.startswith(b"data: "):
+                now = time.time()
+                event = json.loads(line[6:])
+                stamp = datetime.fromisoformat(event["timestamp"]).timestamp()
+                samples.append(max(0.0, now - stamp))
+                got += 1
+        writer.close()
+
+    tasks = [asyncio.create_task(listen()) for _ in range(listeners)]
+    await ready.wait()
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        for n in range(commands):
+            command = "pause" if n % 2 == 0 else "resume"
+            (await client.post(f"/v1/vms/{vm}/{command}")).raise_for_status()
+    await asyncio.gather(*tasks)
+    return samples
+
+
+async def _idle_rss(base: str, pid: int, clients: int) -> tuple[float, float]:
+    """Server RSS (MB) before and with ``clients`` idle SSE connections."""
+    before = _rss_mb(pid)
+    host, port = base.removeprefix("http://").split(":")
+    writers = []
+    for _ in range(clients):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(f"GET /v1/events/stream HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        writers.append((reader, writer))
+    for reader, _ in writers:  # every stream is open once its first bytes arrive
+        while not (await reader.readline()).startswith(b": connected"):
+            pass
+    with_clients = _rss_mb(pid)
+    for _, writer in writers:
+        writer.close()
+    return before, with_clients
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def run(quick: bool, workdir: Path) -> None:
+    total = 60 if quick else 800  # requests per case, shared by the clients
+    listeners, pushes, idle = (10, 10, 50) if quick else (100, 100, 1000)
+    vmcore, vm_url = _start([sys.executable, "-m", "vmcore", "--store", "file:./store",
+                             "serve", "--listen", "127.0.0.1:0", "--rate", "0",
+                             "--backlog", "10000"], workdir)
+    hello, hello_url = _start([sys.executable, "-m", "bench.serve", "--hello-server",
+                               str(_free_port())], ROOT)
+    try:
+        await _wait_ready(f"{hello_url}/hello")
+        async with httpx.AsyncClient(base_url=vm_url, timeout=60) as client:
+            for n in range(16):
+                (await client.post("/v1/vms", json={"name": f"bench-{n}"})).raise_for_status()
+                (await client.post(f"/v1/vms/bench-{n}/start")).raise_for_status()
+        print(f"load average: {Path('/proc/loadavg').read_text().strip()}")
+        print(f"{'case':<34}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+              f"{'floor req/s':>13}{'ratio':>7}")
+        for clients in (1, 16):
+            for name, method, paths, floor_method in (
+                    ("GET /v1/vms (16 VMs)", "GET", ["/v1/vms"], "GET"),
+                    ("POST pause/resume", "POST",
+                     [f"/v1/vms/bench-{n}/{{cmd}}" for n in range(16)], "POST")):
+                rate, p50, p99 = await _load(vm_url, clients, total // clients, method,
+                                             paths)
+                floor, _, _ = await _load(hello_url, clients, total // clients, floor_method,
+                                          ["/hello"])
+                print(f"{name:<34}{clients:>8}{rate:>10.0f}{p50:>9.2f}{p99:>9.2f}"
+                      f"{floor:>13.0f}{rate / floor:>7.2f}")
+        samples = await _push_latency(vm_url, listeners, pushes, "bench-0")
+        print(f"commit-to-SSE, {listeners} SSE clients, {pushes} commands:"
+              f" p50 {_pct(samples, 50) * 1000:.1f} ms, p99 {_pct(samples, 99) * 1000:.1f} ms,"
+              f" max {max(samples) * 1000:.1f} ms ({len(samples)} deliveries)")
+        before, with_idle = await _idle_rss(vm_url, vmcore.pid, idle)
+        print(f"server RSS: {before:.0f} MB idle, {with_idle:.0f} MB with {idle} idle"
+              " SSE clients")
+    finally:
+        for process in (vmcore, hello):
+            process.send_signal(signal.SIGTERM)
+        for process in (vmcore, hello):
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.serve")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--hello-server", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.hello_server:
+        hello_server(args.hello_server)
+        return
+    with tempfile.TemporaryDirectory(prefix="vmcore-bench-serve-") as workdir:
+        asyncio.run(run(args.quick, Path(workdir)))
+
+
+if __name__ == "__main__":
+    main()
