@@ -38,5 +38,8 @@ def test_listing_matches_the_control_plane(steps: list[tuple[str, int]]) -> None
                 actual = [(vm.id, vm.version)
                           for vm in listing.list_vms(include_deleted=deleted)]
                 assert expected == actual
+                cached = listing.cached(cp.recorder.max_notification_id() or 0,
+                                        include_deleted=deleted)
+                assert expected == [(vm.id, vm.version) for vm in cached or []]
     finally:
         cp.close()

@@ -26,7 +26,7 @@ from vmcore.bus import UnifiedEventBus
 from vmcore.domain import DomainError
 from vmcore.entrypoints.http import events, streams, vms
 from vmcore.entrypoints.http.guard import Guard
-from vmcore.entrypoints.http.listing import VmListing
+from vmcore.entrypoints.http.listing import KnownHead, VmListing
 from vmcore.entrypoints.http.live import Hub, Tailer
 from vmcore.entrypoints.http.metrics import MetricsMiddleware, ServiceMetrics
 from vmcore.entrypoints.http.openapi import openapi_endpoint
@@ -108,6 +108,8 @@ def create_app(control_plane: ControlPlane, bus: UnifiedEventBus,
     settings = settings or ServeSettings()
     hub = Hub(settings.backlog)
     listing = VmListing(control_plane)
+    known_head = KnownHead()
+    known_head.watch_commits(control_plane.recorder)
     metrics = ServiceMetrics(listing, control_plane, hub, bus)
     routes: list[BaseRoute] = [
         Route("/", dashboard, methods=["GET"], name="dashboard"),
@@ -121,7 +123,9 @@ def create_app(control_plane: ControlPlane, bus: UnifiedEventBus,
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         start = await run_in_threadpool(head_position, control_plane)
-        tailer = Tailer(control_plane, hub, asyncio.get_running_loop(), start)
+        known_head.advance(start)
+        tailer = Tailer(control_plane, hub, asyncio.get_running_loop(), start,
+                        on_position=known_head.advance)
         app.state.tailer = tailer
         tailer.start()
         try:
@@ -142,6 +146,7 @@ def create_app(control_plane: ControlPlane, bus: UnifiedEventBus,
     app.state.control_plane = control_plane
     app.state.hub = hub
     app.state.listing = listing
+    app.state.known_head = known_head
     app.state.settings = settings
     app.state.tailer = None
     app.state.dashboard = dashboard_page()

@@ -93,8 +93,9 @@ class Tailer:
     """A thread following the store's notification log from ``after`` into ``hub``."""
 
     def __init__(self, application: Any, hub: Hub, loop: asyncio.AbstractEventLoop,
-                 after: int) -> None:
+                 after: int, on_position: Callable[[int], None] | None = None) -> None:
         self.application = application
+        self.on_position = on_position
         self.hub = hub
         self.loop = loop
         self.position = after
@@ -115,6 +116,8 @@ class Tailer:
                 for notification in subscription:
                     item = logged_event(self.application, notification)
                     self.position = notification.id
+                    if self.on_position is not None:
+                        self.on_position(notification.id)
                     if item is not None:
                         self.loop.call_soon_threadsafe(self.hub.publish, item)
         except BaseException as error:  # reported by /readyz; clients resume from the store
