@@ -24,6 +24,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 perf = time.perf_counter
+ROUNDS = 5
 
 
 def _free_port() -> int:
@@ -200,7 +202,7 @@ def _rss_mb(pid: int) -> float:
 
 
 async def run(quick: bool, workdir: Path) -> None:
-    total = 32 if quick else 800  # requests per case, shared by the clients
+    total = 160 if quick else 1600  # requests per case, shared by clients and rounds
     listeners, pushes, idle = (5, 4, 20) if quick else (100, 100, 1000)
     vmcore, vm_url = _start([sys.executable, "-m", "vmcore", "--store", "file:./store",
                              "serve", "--listen", "127.0.0.1:0", "--rate", "0",
@@ -214,19 +216,30 @@ async def run(quick: bool, workdir: Path) -> None:
                 (await client.post("/v1/vms", json={"name": f"bench-{n}"})).raise_for_status()
                 (await client.post(f"/v1/vms/bench-{n}/start")).raise_for_status()
         print(f"load average: {Path('/proc/loadavg').read_text().strip()}")
-        print(f"{'case':<34}{'clients':>8}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
-              f"{'floor req/s':>13}{'ratio':>7}")
+        print(f"{'case':<26}{'clients':>8}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
+              f"{'floor req/s':>12}{'ratio (min/median/max of rounds)':>34}")
         for clients in (1, 16):
-            for name, method, paths, floor_method in (
-                    ("GET /v1/vms (16 VMs)", "GET", ["/v1/vms"], "GET"),
+            for name, method, paths in (
+                    ("GET /v1/vms (16 VMs)", "GET", ["/v1/vms"]),
                     ("POST pause/resume", "POST",
-                     [f"/v1/vms/bench-{n}/{{cmd}}" for n in range(16)], "POST")):
-                rate, p50, p99 = await _load(vm_url, clients, total // clients, method,
-                                             paths)
-                floor, _, _ = await _load(hello_url, clients, total // clients, floor_method,
-                                          ["/hello"])
-                print(f"{name:<34}{clients:>8}{rate:>10.0f}{p50:>9.2f}{p99:>9.2f}"
-                      f"{floor:>13.0f}{rate / floor:>7.2f}")
+                     [f"/v1/vms/bench-{n}/{{cmd}}" for n in range(16)])):
+                # Interleaved rounds, so both sides see the same machine load.
+                ours, floors, ratios = [], [], []
+                for _ in range(ROUNDS):
+                    mine = await _load(vm_url, clients, total // ROUNDS // clients, method,
+                                       paths)
+                    floor = await _load(hello_url, clients, total // ROUNDS // clients,
+                                        method, ["/hello"])
+                    ours.append(mine)
+                    floors.append(floor[0])
+                    ratios.append(mine[0] / floor[0])
+                rate = statistics.median(r[0] for r in ours)
+                p50 = statistics.median(r[1] for r in ours)
+                p99 = statistics.median(r[2] for r in ours)
+                spread = (f"{min(ratios):.2f} / {statistics.median(ratios):.2f}"
+                          f" / {max(ratios):.2f}")
+                print(f"{name:<26}{clients:>8}{rate:>8.0f}{p50:>8.2f}{p99:>8.2f}"
+                      f"{statistics.median(floors):>12.0f}{spread:>34}")
         samples = await _push_latency(vm_url, listeners, pushes, "bench-0")
         print(f"commit-to-SSE, {listeners} SSE clients, {pushes} commands:"
               f" p50 {_pct(samples, 50) * 1000:.1f} ms, p99 {_pct(samples, 99) * 1000:.1f} ms,"

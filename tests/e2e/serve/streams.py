@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 import httpx
@@ -12,8 +13,12 @@ from websockets.sync.client import connect
 
 def sse_events(url: str, count: int, *, last_event_id: int | None = None,
                params: dict[str, Any] | None = None,
-               headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """The first ``count`` events of a fresh SSE connection (each with its SSE id)."""
+               headers: dict[str, str] | None = None,
+               connected: threading.Event | None = None) -> list[dict[str, Any]]:
+    """The first ``count`` events of a fresh SSE connection (each with its SSE id).
+
+    ``connected`` is set once the response has begun: the server has fixed the stream's
+    start position by then."""
     headers = dict(headers or {})
     if last_event_id is not None:
         headers["Last-Event-ID"] = str(last_event_id)
@@ -22,6 +27,8 @@ def sse_events(url: str, count: int, *, last_event_id: int | None = None,
             connect_sse(client, "GET", f"{url}/v1/events/stream", params=params,
                         headers=headers) as source:
         source.response.raise_for_status()
+        if connected is not None:
+            connected.set()
         for event in source.iter_sse():
             if event.event != "message" or not event.data:  # a retry: or comment block
                 continue

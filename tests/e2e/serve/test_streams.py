@@ -59,9 +59,11 @@ def test_sse_replays_from_zero_and_resumes_exactly(server: Server,
 def test_sse_live_with_filters(server: Server, client: httpx.Client) -> None:
     name = drive(client)
     results: list[list[dict[str, Any]]] = []
+    connected = threading.Event()
     reader = threading.Thread(target=lambda: results.append(sse_events(
-        server.url, 2, params={"vm": name, "topic": "vm.p*"})))
-    reader.start()  # no id given: from the newest event on, whenever it subscribes
+        server.url, 2, params={"vm": name, "topic": "vm.p*"}, connected=connected)))
+    reader.start()  # no id given: from the newest event when it connected
+    assert connected.wait(60)
     drive(client, "start", "pause")  # another VM: filtered out
     for command in ("start", "pause", "resume", "pause"):
         assert 200 == client.post(f"/v1/vms/{name}/{command}").status_code

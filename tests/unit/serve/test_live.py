@@ -11,7 +11,7 @@ from vmcore.application.control_plane import ControlPlane
 from vmcore.application.event_log import LoggedEvent, read_log
 from vmcore.composition import StoreSpec
 from vmcore.domain import VmConfig
-from vmcore.entrypoints.http.live import HEARTBEAT, Closing, Hub, Overflow, follow
+from vmcore.entrypoints.http.live import HEARTBEAT, Closing, Hub, Overflow, follow, frame_of
 
 
 @pytest.fixture
@@ -33,10 +33,11 @@ def test_a_client_past_its_backlog_gets_what_fitted_then_overflow(
     async def scenario() -> list[object]:
         hub = Hub(backlog=2)
         events = follow(control_plane, hub, 0, lambda item: True, heartbeat=0.01)
-        seen: list[object] = [await anext(events), await anext(events)]  # from the store
+        seen: list[object] = [(await anext(events)).position,  # type: ignore[attr-defined]
+                              (await anext(events)).position]  # type: ignore[attr-defined]
         assert HEARTBEAT == await anext(events)  # now live
         for position in (100, 101, 102):
-            hub.publish(LoggedEvent(position, started.event))
+            hub.publish(frame_of(LoggedEvent(position, started.event)))
         seen += [(await anext(events)).position, (await anext(events)).position]  # type: ignore[attr-defined]
         with pytest.raises(Overflow):
             await anext(events)
@@ -44,7 +45,7 @@ def test_a_client_past_its_backlog_gets_what_fitted_then_overflow(
         assert set() == hub.subscribers
         return seen
 
-    assert [created, started, 100, 101] == asyncio.run(scenario())
+    assert [created.position, started.position, 100, 101] == asyncio.run(scenario())
 
 
 def test_live_items_the_store_already_gave_are_skipped_and_close_ends(
@@ -57,8 +58,8 @@ def test_live_items_the_store_already_gave_are_skipped_and_close_ends(
         events = follow(control_plane, hub, 0, lambda item: True, heartbeat=0.01)
         positions = [(await anext(events)).position]  # type: ignore[attr-defined]
         assert HEARTBEAT == await anext(events)
-        hub.publish(created)  # the tailer catching up: already sent
-        hub.publish(LoggedEvent(created.position + 5, created.event))
+        hub.publish(frame_of(created))  # the tailer catching up: already sent
+        hub.publish(frame_of(LoggedEvent(created.position + 5, created.event)))
         positions.append((await anext(events)).position)  # type: ignore[attr-defined]
         hub.close()
         with pytest.raises(Closing):

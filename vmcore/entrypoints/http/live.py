@@ -15,9 +15,25 @@ import threading
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from attrs import frozen
 from starlette.concurrency import run_in_threadpool
 
 from vmcore.application.event_log import LoggedEvent, logged_event, read_log
+from vmcore.entrypoints.http.events import positioned_record
+from vmcore.entrypoints.http.responses import json_bytes
+
+
+@frozen
+class Frame(LoggedEvent):
+    """A positioned event and its JSON, encoded once however many clients receive it."""
+
+    data: bytes
+
+
+def frame_of(item: LoggedEvent) -> Frame:
+    return Frame(item.position, item.event,
+                 json_bytes({"type": "event"} | positioned_record(item)))
+
 
 HEARTBEAT = object()
 """Yielded by :func:`follow` when nothing happened for a heartbeat interval."""
@@ -78,7 +94,7 @@ class Hub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
 
-    def publish(self, item: LoggedEvent) -> None:
+    def publish(self, item: Frame) -> None:
         for subscriber in self.subscribers:
             subscriber.offer(item)
 
@@ -119,7 +135,7 @@ class Tailer:
                     if self.on_position is not None:
                         self.on_position(notification.id)
                     if item is not None:
-                        self.loop.call_soon_threadsafe(self.hub.publish, item)
+                        self.loop.call_soon_threadsafe(self.hub.publish, frame_of(item))
         except BaseException as error:  # reported by /readyz; clients resume from the store
             if not self._stopped.is_set():
                 self.error = error
@@ -134,7 +150,8 @@ class Tailer:
 async def follow(application: Any, hub: Hub, after: int,
                  wanted: Callable[[LoggedEvent], bool],
                  heartbeat: float) -> AsyncIterator[object]:
-    """Every wanted event after position ``after``, each once, in log order; then live.
+    """Every wanted event after position ``after`` as a :class:`Frame`, each once, in log
+    order; then live.
 
     Yields :data:`HEARTBEAT` after ``heartbeat`` idle seconds; raises :class:`Overflow` when
     the client falls behind, :class:`Closing` when the server stops.
@@ -146,7 +163,7 @@ async def follow(application: Any, hub: Hub, after: int,
             page = await run_in_threadpool(read_log, application, cursor)
             for item in page.events:
                 if wanted(item):
-                    yield item
+                    yield frame_of(item)
             cursor = page.last_position
             if not page.exhausted:
                 continue

@@ -22,10 +22,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from vmcore.application.errors import VmNotFound
 from vmcore.application.event_log import LoggedEvent, head_position
-from vmcore.entrypoints.http.events import positioned_record
-from vmcore.entrypoints.http.live import HEARTBEAT, Closing, Hub, Overflow, follow
+from vmcore.entrypoints.http.live import HEARTBEAT, Closing, Frame, Hub, Overflow, follow
 from vmcore.entrypoints.http.problems import Problem
-from vmcore.entrypoints.http.responses import json_bytes
 
 Wanted = Callable[[LoggedEvent], bool]
 
@@ -84,9 +82,8 @@ async def sse(request: Request) -> Response:
                 if item is HEARTBEAT:
                     yield b": heartbeat\n\n"
                 else:
-                    assert isinstance(item, LoggedEvent)
-                    yield b"id: %d\ndata: %s\n\n" % (item.position,
-                                                      json_bytes(positioned_record(item)))
+                    assert isinstance(item, Frame)
+                    yield b"id: %d\ndata: %s\n\n" % (item.position, item.data)
         except Overflow:
             yield b"event: overflow\ndata: {}\n\n"
         except Closing:
@@ -114,9 +111,8 @@ async def websocket(socket: WebSocket) -> None:
                 if item is HEARTBEAT:
                     await socket.send_text('{"type":"heartbeat"}')
                 else:
-                    assert isinstance(item, LoggedEvent)
-                    record = {"type": "event"} | positioned_record(item)
-                    await socket.send_text(json_bytes(record).decode())
+                    assert isinstance(item, Frame)
+                    await socket.send_text(item.data.decode())
         except Overflow:
             await socket.close(code=1013, reason="backlog exceeded: resume with ?after=")
         except Closing:
