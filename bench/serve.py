@@ -140,10 +140,14 @@ async def _load(base: str, clients: int, requests: int, method: str,
 
 
 async def _push_latency(base: str, listeners: int, commands: int, vm: str) -> list[float]:
-    """Seconds from each event's timestamp to its arrival at each of ``listeners``."""
+    """Seconds from each event's timestamp (taken in the command, before its commit) to its
+    arrival at each of ``listeners``. Paced: the next command goes once every listener has
+    the previous event, so this is latency, not a queue behind a flood of commands."""
     samples: list[float] = []
     ready = asyncio.Event()
     connected = [0]
+    arrived: dict[int, int] = {}
+    all_arrived: dict[int, asyncio.Event] = {n: asyncio.Event() for n in range(commands)}
 
     async def listen() -> None:
         host, port = base.removeprefix("http://").split(":")
@@ -163,6 +167,9 @@ async def _push_latency(base: str, listeners: int, commands: int, vm: str) -> li
                 event = json.loads(line[6:])
                 stamp = datetime.fromisoformat(event["timestamp"]).timestamp()
                 samples.append(max(0.0, now - stamp))
+                arrived[got] = arrived.get(got, 0) + 1
+                if arrived[got] == listeners:
+                    all_arrived[got].set()
                 got += 1
         writer.close()
 
@@ -172,6 +179,7 @@ async def _push_latency(base: str, listeners: int, commands: int, vm: str) -> li
         for n in range(commands):
             command = "pause" if n % 2 == 0 else "resume"
             (await client.post(f"/v1/vms/{vm}/{command}")).raise_for_status()
+            await all_arrived[n].wait()
     await asyncio.gather(*tasks)
     return samples
 
