@@ -171,11 +171,16 @@ async def follow(application: Any, hub: Hub, after: int,
                 break
             subscriber.reset()
         while True:
-            try:
-                item = await asyncio.wait_for(subscriber.queue.get(), heartbeat)
-            except TimeoutError:
-                yield HEARTBEAT
-                continue
+            queue = subscriber.queue
+            if queue.empty():
+                try:
+                    async with asyncio.timeout(heartbeat):  # cheaper than wait_for: no task
+                        item = await queue.get()
+                except TimeoutError:
+                    yield HEARTBEAT
+                    continue
+            else:
+                item = queue.get_nowait()
             if item is _CLOSING:
                 raise Closing()
             if item is _OVERFLOW:
