@@ -6,10 +6,12 @@ In one run, side by side: `vmcore serve` (file store, fsync always, rate limit o
 bare Starlette "hello" app on uvicorn with the same server settings (the floor: what the
 framework costs with no work). The same asyncio + httpx client drives both:
 
-- reads: ``GET /v1/vms`` (10 VMs) against ``GET /hello``, 1 and 16 concurrent clients;
+- reads: ``GET /v1/vms`` (16 VMs) against ``GET /hello``, 1 and 16 concurrent clients, in
+  five interleaved rounds (ratios per round: min / median / max);
 - commands: pause/resume cycles (each client its own VM) against ``POST /hello``;
-- live push: 100 SSE clients connected, commands issued one at a time; latency from the
-  event's own timestamp (taken in the command, before the commit) to its arrival;
+- live push: 100 SSE clients connected, commands paced (the next once every client has the
+  last event); latency from the event's own timestamp (taken in the command, before the
+  commit) to its arrival at each client;
 - memory: the server's RSS with 1,000 idle SSE clients.
 
 Goals (issue 17): reads >= 0.5x the floor; p99 commit-to-SSE < 50 ms with 100 clients;
