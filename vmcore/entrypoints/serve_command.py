@@ -11,6 +11,7 @@ import argparse
 import ipaddress
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def read_token(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> str | None:
+def read_token(args: argparse.Namespace, environ: Mapping[str, str]) -> str | None:
     if args.token_file:
         path = Path(args.token_file)
         if not path.is_file():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Iterator
 
 import pytest
 
@@ -21,6 +21,12 @@ def control_plane() -> Iterator[ControlPlane]:
     cp.close()
 
 
+async def next_position(events: AsyncGenerator[object, None]) -> int:
+    item = await anext(events)
+    assert isinstance(item, LoggedEvent)
+    return item.position
+
+
 def stored(cp: ControlPlane) -> list[LoggedEvent]:
     return read_log(cp, 0).events
 
@@ -33,12 +39,11 @@ def test_a_client_past_its_backlog_gets_what_fitted_then_overflow(
     async def scenario() -> list[object]:
         hub = Hub(backlog=2)
         events = follow(control_plane, hub, 0, lambda item: True, heartbeat=0.01)
-        seen: list[object] = [(await anext(events)).position,  # type: ignore[attr-defined]
-                              (await anext(events)).position]  # type: ignore[attr-defined]
+        seen: list[object] = [await next_position(events), await next_position(events)]
         assert HEARTBEAT == await anext(events)  # now live
         for position in (100, 101, 102):
             hub.publish(frame_of(LoggedEvent(position, started.event)))
-        seen += [(await anext(events)).position, (await anext(events)).position]  # type: ignore[attr-defined]
+        seen += [await next_position(events), await next_position(events)]
         with pytest.raises(Overflow):
             await anext(events)
         assert 1 == hub.disconnected_slow
@@ -56,11 +61,11 @@ def test_live_items_the_store_already_gave_are_skipped_and_close_ends(
     async def scenario() -> list[int]:
         hub = Hub(backlog=10)
         events = follow(control_plane, hub, 0, lambda item: True, heartbeat=0.01)
-        positions = [(await anext(events)).position]  # type: ignore[attr-defined]
+        positions = [await next_position(events)]
         assert HEARTBEAT == await anext(events)
         hub.publish(frame_of(created))  # the tailer catching up: already sent
         hub.publish(frame_of(LoggedEvent(created.position + 5, created.event)))
-        positions.append((await anext(events)).position)  # type: ignore[attr-defined]
+        positions.append(await next_position(events))
         hub.close()
         with pytest.raises(Closing):
             while True:
@@ -80,7 +85,7 @@ def test_filters_apply_to_store_and_live_alike(control_plane: ControlPlane) -> N
                         lambda item: item.event.bus_topic == "vm.started", heartbeat=0.01)
         first = await anext(events)
         assert isinstance(first, LoggedEvent)
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
         assert set() == hub.subscribers
         return [first.event.bus_topic]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from attrs import frozen
@@ -149,7 +149,7 @@ class Tailer:
 
 async def follow(application: Any, hub: Hub, after: int,
                  wanted: Callable[[LoggedEvent], bool],
-                 heartbeat: float) -> AsyncIterator[object]:
+                 heartbeat: float) -> AsyncGenerator[object, None]:
     """Every wanted event after position ``after`` as a :class:`Frame`, each once, in log
     order; then live.
 

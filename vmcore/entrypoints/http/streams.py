@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from fnmatch import fnmatchcase
 from uuid import UUID
 
@@ -64,7 +64,8 @@ async def event_filter(connection: HTTPConnection) -> Wanted:
     return wanted
 
 
-def _events(connection: HTTPConnection, after: int, wanted: Wanted) -> AsyncIterator[object]:
+def _events(connection: HTTPConnection, after: int,
+            wanted: Wanted) -> AsyncGenerator[object, None]:
     state = connection.app.state
     hub: Hub = state.hub
     return follow(state.control_plane, hub, after, wanted, state.settings.heartbeat)
@@ -89,7 +90,7 @@ async def sse(request: Request) -> Response:
         except Closing:
             yield b"event: shutdown\ndata: {}\n\n"
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
 
     return StreamingResponse(body(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
@@ -118,7 +119,7 @@ async def websocket(socket: WebSocket) -> None:
         except Closing:
             await socket.close(code=1001, reason="server shutting down")
         finally:
-            await events.aclose()  # type: ignore[attr-defined]
+            await events.aclose()
 
     async def drain() -> None:
         with contextlib.suppress(WebSocketDisconnect):
