@@ -211,3 +211,18 @@ def test_idle_connections_get_408_and_others_are_served(server: Server, client: 
     head, _, body = received.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408 ")
     assert 408 == json.loads(body)["status"]
+
+
+def test_correlation_ids_and_the_api_actor(client: httpx.Client) -> None:
+    correlation = f"req-{uuid.uuid4().hex}"
+    created = client.post("/v1/vms", json={"name": new_name()},
+                          headers={"X-Correlation-ID": correlation})
+    assert correlation == created.headers["x-correlation-id"]
+    started = client.post(f"/v1/vms/{created.json()['id']}/start",
+                          headers={"X-Correlation-ID": correlation})
+    assert 200 == started.status_code
+    found = client.get("/v1/events", params={"correlation": correlation}).json()["events"]
+    assert [("vm.created", "trn:api:http"), ("vm.started", "trn:api:http")] == [
+        (event["topic"], event["meta"]["actor"]) for event in found]
+    assert_problem(client.post(f"/v1/vms/{created.json()['id']}/pause",
+                               headers={"X-Correlation-ID": "x" * 201}), 400, "X-Correlation-ID")

@@ -27,6 +27,7 @@ def _param(name: str, where: str, description: str, kind: str = "string",
 
 
 REF = _param("ref", "path", "VM name or id")
+CORRELATION = _param("X-Correlation-ID", "header", "groups the request's events (echoed)")
 FILTERS = [_param("topic", "query", "bus-topic pattern, e.g. vm.* or vm.started"),
            _param("vm", "query", "only this VM (name or id)")]
 
@@ -62,7 +63,7 @@ def document() -> dict[str, Any]:
             "post": _operation("create a VM", {"201": "the VM", "400": "malformed JSON",
                                                "409": "name taken", "413": "body over 1 MiB",
                                                "422": "invalid field"} | errors,
-                               body=CreateVm.model_json_schema()),
+                               parameters=[CORRELATION], body=CreateVm.model_json_schema()),
         },
         "/v1/vms/{ref}": {"get": _operation(
             "one VM, now or at ?version=N", {"200": "the VM (ETag: its version)",
@@ -77,7 +78,8 @@ def document() -> dict[str, Any]:
              "409": "the lifecycle refuses it", "412": "If-Match version is stale",
              "422": "invalid arguments"} | errors,
             parameters=[REF, _param("command", "path", "the command"),
-                        _param("If-Match", "header", "the version the command is meant for")],
+                        _param("If-Match", "header", "the version the command is meant for"),
+                        CORRELATION],
             body=_command_body())},
         "/v1/events": {"get": _operation(
             "events of every VM, paged by log position",

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from vmcore.application.control_plane import ControlPlane
-from vmcore.domain import PauseReason, VirtualMachine, VmConfig
+from vmcore.domain import CommandContext, PauseReason, Trn, VirtualMachine, VmConfig
 from vmcore.entrypoints.http.bodies import (
     Body,
     CreateVm,
@@ -32,19 +32,21 @@ from vmcore.entrypoints.http.problems import Problem
 from vmcore.entrypoints.http.responses import json_response
 from vmcore.entrypoints.presenters import event_record, vm_detail, vm_summary
 
-DomainCall = Callable[[VirtualMachine, Any], None]
+DomainCall = Callable[[VirtualMachine, Any, CommandContext], None]
 COMMANDS: dict[str, tuple[type[Body], DomainCall | None]] = {
-    "start": (NoArguments, lambda vm, a: vm.start()),
-    "pause": (PauseArguments, lambda vm, a: vm.pause(PauseReason(a.reason))),
-    "resume": (NoArguments, lambda vm, a: vm.resume()),
-    "shutdown": (NoArguments, lambda vm, a: vm.shutdown()),
-    "stop": (StopArguments, lambda vm, a: vm.stop(force=a.force)),
-    "snapshot": (SnapshotArguments, lambda vm, a: vm.snapshot(
-        a.snapshot_id, kind=a.kind, base_snapshot_id=a.base)),
-    "restore": (RestoreArguments, lambda vm, a: vm.restore(a.snapshot_id, resume=a.resume)),
-    "migrate": (MigrateArguments, lambda vm, a: vm.migrate(a.destination)),
+    "start": (NoArguments, lambda vm, a, c: vm.start(context=c)),
+    "pause": (PauseArguments, lambda vm, a, c: vm.pause(PauseReason(a.reason), context=c)),
+    "resume": (NoArguments, lambda vm, a, c: vm.resume(context=c)),
+    "shutdown": (NoArguments, lambda vm, a, c: vm.shutdown(context=c)),
+    "stop": (StopArguments, lambda vm, a, c: vm.stop(force=a.force, context=c)),
+    "snapshot": (SnapshotArguments, lambda vm, a, c: vm.snapshot(
+        a.snapshot_id, kind=a.kind, base_snapshot_id=a.base, context=c)),
+    "restore": (RestoreArguments, lambda vm, a, c: vm.restore(a.snapshot_id, resume=a.resume,
+                                                            context=c)),
+    "migrate": (MigrateArguments, lambda vm, a, c: vm.migrate(a.destination, context=c)),
     "delete": (NoArguments, None),  # the ControlPlane also releases the name
 }
+API_ACTOR = Trn.of("api", "http")
 MAX_REF = 200
 
 
@@ -85,8 +87,24 @@ def expected_version(request: Request) -> int | None:
     return int(text)
 
 
-def vm_response(vm: VirtualMachine, status: int = 200) -> Response:
-    return json_response(vm_detail(vm), status, headers={"ETag": f'"{vm.version}"'})
+def command_context(request: Request) -> CommandContext:
+    """Who and which request: the API's actor, and the caller's ``X-Correlation-ID`` (or a
+    new one) so that ``GET /v1/events?correlation=`` finds every event of the request."""
+    given = request.headers.get("x-correlation-id")
+    if given is None:
+        return CommandContext(actor=API_ACTOR)
+    if not given or len(given) > 200 or not given.isprintable():
+        raise Problem(400, "X-Correlation-ID must be 1 to 200 printable characters",
+                      kind="invalid-header")
+    return CommandContext(actor=API_ACTOR, correlation_id=given)
+
+
+def vm_response(vm: VirtualMachine, status: int = 200,
+                context: CommandContext | None = None) -> Response:
+    headers = {"ETag": f'"{vm.version}"'}
+    if context is not None:
+        headers["X-Correlation-ID"] = context.correlation_id
+    return json_response(vm_detail(vm), status, headers=headers)
 
 
 async def list_vms(request: Request) -> Response:
@@ -100,16 +118,18 @@ async def list_vms(request: Request) -> Response:
 
 async def create_vm(request: Request) -> Response:
     body = validate(CreateVm, await read_json(request))
+    context = command_context(request)
     cp = control_plane(request)
 
     def create() -> VirtualMachine:
         config = VmConfig(vcpus=body.vcpus, memory=body.memory, arch=body.arch,
                           flags=frozenset(body.flags), max_vcpus=body.max_vcpus,
                           max_memory=body.max_memory)
-        return cp.get_vm(cp.create_vm(body.name, config, created_by="api", tags=body.tags))
+        return cp.get_vm(cp.create_vm(body.name, config, created_by="api", tags=body.tags,
+                                      context=context))
 
     vm = await run_in_threadpool(create)
-    response = vm_response(vm, 201)
+    response = vm_response(vm, 201, context)
     response.headers["Location"] = f"/v1/vms/{vm.id}"
     return response
 
@@ -130,13 +150,15 @@ async def command_vm(request: Request) -> Response:
     model, call = COMMANDS[name]
     arguments = validate(model, await read_json(request))
     expected = expected_version(request)
+    context = command_context(request)
     cp = control_plane(request)
     if call is None:
-        vm = await run_in_threadpool(cp.delete_vm, ref, expected_version=expected)
+        vm = await run_in_threadpool(cp.delete_vm, ref, expected_version=expected,
+                                     context=context)
     else:
-        vm = await run_in_threadpool(cp.execute, ref, lambda vm: call(vm, arguments),
+        vm = await run_in_threadpool(cp.execute, ref, lambda vm: call(vm, arguments, context),
                                      expected_version=expected)
-    return vm_response(vm)
+    return vm_response(vm, context=context)
 
 
 async def vm_history(request: Request) -> Response:
