@@ -46,10 +46,11 @@ guests:
 	for probe in $(QEMU_PROBES); do $(MAKE) -C $$probe || exit 1; done
 
 # The real clients and peers the server tests drive: gdb-multiarch against the GDB stub,
-# headless Chromium (with its driver) against the dashboard, nc against the bus service.
+# headless Chromium (with its driver) against the dashboard, nc against the bus service,
+# curl for docs/api.md's examples.
 tools:
 	scripts/ensure-apt-packages gdb-multiarch gdb-multiarch chromium chromium \
-		chromedriver chromium-driver nc netcat-openbsd
+		chromedriver chromium-driver nc netcat-openbsd curl curl
 
 clean:
 	rm -rf $(VENV) .vmcore .pytest_cache .mypy_cache .ruff_cache
