@@ -47,10 +47,11 @@ guests:
 
 # The real clients and peers the server tests drive: gdb-multiarch against the GDB stub,
 # headless Chromium (with its driver) against the dashboard, nc against the bus service,
-# redis-server as the bus service benchmark's peer (its --quick run is a test).
+# redis-server as the bus service benchmark's peer (its --quick run is a test); curl for
+# docs/api.md's examples.
 tools:
 	scripts/ensure-apt-packages gdb-multiarch gdb-multiarch chromium chromium \
-		chromedriver chromium-driver nc netcat-openbsd redis-server redis-server
+		chromedriver chromium-driver nc netcat-openbsd redis-server redis-server curl curl
 
 clean:
 	rm -rf $(VENV) .vmcore .pytest_cache .mypy_cache .ruff_cache

@@ -15,7 +15,13 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
-from vmcore.application.errors import ConcurrencyConflict, NameTaken, VersionNotFound, VmNotFound
+from vmcore.application.errors import (
+    ConcurrencyConflict,
+    NameTaken,
+    VersionMismatch,
+    VersionNotFound,
+    VmNotFound,
+)
 from vmcore.application.queries import EventQuery
 from vmcore.domain import (
     CommandContext,
@@ -128,24 +134,28 @@ class ControlPlane(Application[UUID]):
                          context: CommandContext | None = None) -> VirtualMachine:
         return self.execute(ref, lambda vm: vm.update_config(config, context=context))
 
-    def delete_vm(self, ref: str | UUID, *,
-                  context: CommandContext | None = None) -> VirtualMachine:
+    def delete_vm(self, ref: str | UUID, *, context: CommandContext | None = None,
+                  expected_version: int | None = None) -> VirtualMachine:
         """Delete the VM (terminal) and release its name in the same atomic save."""
         vm = self.get_vm(ref)
+        _expect_version(vm, expected_version)
         vm.delete(context=context)
         claim: VmName = self.repository.get(name_claim_id(vm.name))
         claim.release()
         self.save(vm, claim)
         return vm
 
-    def execute(self, ref: str | UUID,
-                command: Callable[[VirtualMachine], None]) -> VirtualMachine:
+    def execute(self, ref: str | UUID, command: Callable[[VirtualMachine], None], *,
+                expected_version: int | None = None) -> VirtualMachine:
         """Load the VM, run ``command`` on it (a domain method call) and save its events.
 
         This is how users run any VM command, including their own; a refused command
-        raises its domain error and records nothing.
+        raises its domain error and records nothing. With ``expected_version`` the command
+        runs only on that version (optimistic concurrency: :class:`VersionMismatch`
+        otherwise, or :class:`ConcurrencyConflict` if another writer commits first).
         """
         vm = self.get_vm(ref)
+        _expect_version(vm, expected_version)
         command(vm)
         self.save(vm)
         return vm
@@ -237,6 +247,11 @@ class ControlPlane(Application[UUID]):
             if len(batch) < page:
                 return
             start = batch[-1].id + 1
+
+
+def _expect_version(vm: VirtualMachine, expected_version: int | None) -> None:
+    if expected_version is not None and vm.version != expected_version:
+        raise VersionMismatch(vm.name, expected_version, vm.version)
 
 
 def retry_on_conflict(operation: Callable[[], T], *, attempts: int = 5) -> T:

@@ -25,6 +25,16 @@ class VersionNotFound(VmcoreError, LookupError):
         super().__init__(f"VM {reference!r} has versions 1 to {latest}, not {version}")
 
 
+class VersionMismatch(VmcoreError):
+    """A command was meant for one version of a VM, but the VM has moved on."""
+
+    def __init__(self, reference: str, expected: int, actual: int) -> None:
+        self.reference = reference
+        self.expected = expected
+        self.actual = actual
+        super().__init__(f"VM {reference!r} is at version {actual}, not {expected}")
+
+
 class NameTaken(VmcoreError):
     def __init__(self, name: str) -> None:
         self.name = name

@@ -37,6 +37,8 @@ COMMANDS: tuple[Command, ...] = (
             "run a RISC-V guest ELF as a new VM, or resume one from a machine snapshot"),
     Command("store", "vmcore.entrypoints.store_command", "add_store_commands",
             "copy a store to another backend, verify copies"),
+    Command("serve", "vmcore.entrypoints.serve_command", "add_serve_command",
+            "run the control plane as an HTTP service (REST, SSE, WebSocket, dashboard)"),
     Command("bus", "vmcore.entrypoints.bus_service.command", "add_bus_command",
             "the event bus service (JSON-RPC over TCP): serve, emit, poll, subscribe"),
     Command("info", "vmcore.entrypoints.info_command", "add_info_command",
@@ -45,7 +47,7 @@ COMMANDS: tuple[Command, ...] = (
             "the main job: a tour of the lifecycle, then a replay check"),
 )
 
-_GLOBAL_WITH_VALUE = ("--store", "--config")
+_GLOBAL_WITH_VALUE = ("--store", "--config", "--url")
 _EPILOG = """\
 examples:
   vmcore vm create --name web-1 --vcpus 2 --memory 512M
@@ -99,6 +101,9 @@ def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
                         help="a .json or .ini settings file (store, fsync, snapshot_interval)")
     parser.add_argument("--json", action="store_true",
                         help="JSON output, errors included; also accepted after the subcommand")
+    parser.add_argument("--url", metavar="URL",
+                        help="send vm and events commands to a running `vmcore serve` at this"
+                        " URL (token from VMCORE_API_TOKEN); or set VMCORE_URL")
     parser.add_argument("--version", action=_VersionAction)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:

@@ -34,6 +34,10 @@ class CliSession:
         """The settings given on the command line (``--store``)."""
         return {"store": getattr(self.args, "store", None)}
 
+    def remote_url(self) -> str | None:
+        """The running ``vmcore serve`` to send commands to (``--url``, else ``VMCORE_URL``)."""
+        return getattr(self.args, "url", None) or self.environ.get("VMCORE_URL") or None
+
     def container(self) -> Container:
         """The composition for this run: defaults, ``--config``, ``VMCORE_*``, then flags."""
         if self._container is None:

@@ -36,6 +36,10 @@ def add_events_command(commands: Any) -> None:
 
 
 def run_events_command(args: argparse.Namespace, session: CliSession) -> int:
+    if session.remote_url():
+        from vmcore.entrypoints.remote import run_remote
+
+        return run_remote(args, session)
     from vmcore.application.errors import ConfigurationError
     from vmcore.application.queries import EventQuery
     from vmcore.entrypoints.presenters import event_record

@@ -108,6 +108,10 @@ def _pause_reason(value: str) -> Any:
 
 
 def run_vm_command(args: argparse.Namespace, session: CliSession) -> int:
+    if session.remote_url():
+        from vmcore.entrypoints.remote import run_remote
+
+        return run_remote(args, session)
     from vmcore.entrypoints.presenters import event_record, table, vm_summary
 
     cp = session.control_plane()
