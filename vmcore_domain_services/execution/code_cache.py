@@ -20,7 +20,10 @@ class CachedBlock:
 
     pc: int
     fn: BlockFunction
-    retired: int
+    instructions: int
+    """Guest instructions the block starts, a trapping last one included: the run loop
+    enters it only when the instruction budget covers every one of them, so no trap is
+    taken past ``max_instructions`` (the interpreter stops before such an instruction)."""
     pages: frozenset[int]
     ranges: tuple[tuple[int, int], ...] = ()
     """Physical byte ranges ``[start, end)`` the block's instructions came from."""

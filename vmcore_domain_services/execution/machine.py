@@ -215,7 +215,7 @@ class Machine(SystemHooks):
                 block = get(pc, _COLD)
                 if block is _COLD and translate:
                     block = self._maybe_translate(pc, asid, priv)
-                if block is None or block.retired > budget:
+                if block is None or block.instructions > budget:
                     break
                 pc, n = block.fn(x, budget)
                 instret += n
@@ -254,7 +254,7 @@ class Machine(SystemHooks):
         block = CachedBlock(
             pc,
             translated.fn,
-            translated.retired,
+            len(translated.ir.pcs),
             translated.pages,
             tuple(ranges),
             translated.source,

@@ -1,7 +1,7 @@
 """The guest's view of memory: virtual loads, stores and fetches through the MMU.
 
 A :class:`MemoryPort` translates virtual addresses through the MMU service
-(:class:`vmcore_domain_services.mmu.MmuService`: its TLB, then its Sv39/Sv48 walker) and
+(:class:`vmcore_domain_services.mmu.MmuService`: its TLB, then its Sv39/Sv48/Sv57 walker) and
 keeps each result in three small per-context micro-TLBs in front of it (read, write,
 execute: virtual page -> physical page base), so the common case costs one dict lookup
 before the physical access in :class:`~vmcore_domain_services.memory.GuestMemory`. Only RAM
@@ -167,6 +167,15 @@ class MemoryPort:
 
     def store_slow(self, va: int, size: int, value: int) -> None:
         if (va & 4095) + size > 4096:
+            # All or nothing: both pages must take the store before any byte is written
+            # (QEMU fills the TLB for the first page, then the second, then writes).
+            second = ((va | 4095) + 1) & _M64
+            for page_va in (va, second):
+                pa = self.translate(page_va, Access.STORE)
+                if self.translated and not self.memory.in_ram(pa, 1):
+                    raise DeviceAccess()
+                if not self.memory.is_mapped(pa):
+                    raise GuestTrap(Cause.STORE_ACCESS, page_va)
             for i in range(size):
                 self.store_slow((va + i) & _M64, 1, value >> (8 * i))
             return
