@@ -34,7 +34,7 @@ from vmcore.domain import (
     VmConfig,
     VmState,
 )
-from vmcore.domain.lifecycle import TRANSITIONS
+from vmcore.domain.lifecycle import TRANSITIONS, state_after
 from vmcore.testing.strategies import command_arguments, command_names, vm_configs
 
 
@@ -92,13 +92,10 @@ class VmLifecycleMachine(RuleBasedStateMachine):
             self._assert_nothing_recorded(before)
             return
         assert allowed, f"{command} accepted in {before.state} but the table forbids it"
-        self.expected_state[vm_id] = self._target(command, kwargs, before.state)
-
-    @staticmethod
-    def _target(command: str, kwargs: dict[str, Any], state: VmState) -> VmState:
-        if command == "restore" and kwargs.get("resume"):
-            return VmState.RUNNING
-        return TRANSITIONS[command].target or state
+        recorded = self.control_plane.history(vm_id)[before.version:]
+        assert [TRANSITIONS[command].event] == [type(event).__name__ for event in recorded]
+        after = state_after(recorded[-1])
+        self.expected_state[vm_id] = before.state if after is None else after[0]
 
     def _assert_nothing_recorded(self, before: VirtualMachine) -> None:
         after = self.control_plane.get_vm(before.id)
