@@ -15,6 +15,7 @@ from uuid import UUID
 
 from vmcore.domain import VirtualMachine, VmEvent, VmState
 from vmcore.domain.lifecycle import state_after
+from vmcore.domain.topics import VM_EVENTS
 
 
 class LifecycleStatistics:
@@ -30,7 +31,7 @@ class LifecycleStatistics:
         self._running_since: dict[UUID, datetime] = {}
 
     def bus_handlers(self) -> Mapping[str, Callable[[Any], None]]:
-        return {"vm.*": self.handle}
+        return {VM_EVENTS: self.handle}
 
     def handle(self, event: Any) -> None:
         if not isinstance(event, VmEvent):

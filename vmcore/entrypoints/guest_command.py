@@ -16,13 +16,15 @@ from vmcore.application.control_plane import ControlPlane
 from vmcore.application.errors import VmcoreError
 from vmcore.application.guest_runner import GuestRunner, Outcome, boot, resume_from_snapshot
 from vmcore.application.machine_snapshots import MachineSnapshots
-from vmcore.domain import CommandContext, parse_memory_size
+from vmcore.domain import CommandContext, VirtualMachine, parse_memory_size
+from vmcore.domain.topics import VM_EVENTS
 
-_ANNOUNCED = {"vm.started": "running (SIGUSR1 pauses, SIGUSR2 resumes, SIGINT stops)",
-              "vm.snapshot_restored": "running from a snapshot (SIGUSR1 pauses, SIGUSR2"
-                                      " resumes, SIGINT stops)",
-              "vm.paused": "paused", "vm.resumed": "resumed",
-              "vm.snapshot_created": "snapshot taken"}
+_VM = VirtualMachine
+_ANNOUNCED = {_VM.Started.bus_topic: "running (SIGUSR1 pauses, SIGUSR2 resumes, SIGINT stops)",
+              _VM.SnapshotRestored.bus_topic: "running from a snapshot (SIGUSR1 pauses, SIGUSR2"
+                                              " resumes, SIGINT stops)",
+              _VM.Paused.bus_topic: "paused", _VM.Resumed.bus_topic: "resumed",
+              _VM.SnapshotCreated.bus_topic: "snapshot taken"}
 DEFAULT_SNAPSHOT_DIR = "./.vmcore/machine-snapshots"
 
 
@@ -66,11 +68,11 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
 
     def announce(event: Any) -> None:
         if event.originator_id == runner.vm_id and event.bus_topic in _ANNOUNCED:
-            detail = f" {event.snapshot_id}" if event.bus_topic == "vm.snapshot_created" else ""
+            detail = f" {event.snapshot_id}" if isinstance(event, _VM.SnapshotCreated) else ""
             sys.stderr.write(f"vmcore: VM {name} {_ANNOUNCED[event.bus_topic]}{detail}\n")
             sys.stderr.flush()
 
-    bus.subscribe("vm.*", announce, name="vmcore-run:announce")
+    bus.subscribe(VM_EVENTS, announce, name="vmcore-run:announce")
     for topic, handler in runner.machine.bus_handlers().items():
         bus.subscribe(topic, handler, name=f"vmcore-run:mmu:{topic}")
     previous = _install_signals(runner, snapshot_on_pause=args.snapshot_on_pause)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from uuid import UUID
 
+from vmcore.domain import VirtualMachine
 from vmcore.domain.runtime import RuntimeEvent, RuntimePublisher, discard_runtime_event
 from vmcore_domain_services.mmu.access import Access, Privilege, RiscvContext, X86Context
 from vmcore_domain_services.mmu.faults import TLB_FLUSHED_TOPIC, raise_mmu_exception
@@ -15,14 +16,17 @@ from vmcore_domain_services.mmu.results import PageFault, Translation
 from vmcore_domain_services.mmu.tlb import Tlb, TlbStats, Translate
 from vmcore_domain_services.mmu.walker import walk
 
-FLUSHING_TOPICS = (
-    "vm.stopped",
-    "vm.crashed",
-    "vm.snapshot_restored",
-    "vm.migration_completed",
-    "vm.memory_freed",
-    "vm.memory_unmapped",
-    "vm.deleted",
+FLUSHING_TOPICS = tuple(
+    event.bus_topic
+    for event in (
+        VirtualMachine.Stopped,
+        VirtualMachine.Crashed,
+        VirtualMachine.SnapshotRestored,
+        VirtualMachine.MigrationCompleted,
+        VirtualMachine.MemoryFreed,
+        VirtualMachine.MemoryUnmapped,
+        VirtualMachine.Deleted,
+    )
 )
 """Domain events after which no cached translation of that VM may be used again."""
 
