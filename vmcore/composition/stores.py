@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from attrs import frozen
 
@@ -86,13 +85,14 @@ def _postgres_env(dsn: str, environ: Mapping[str, str]) -> dict[str, str]:
                 f" the variables {', '.join(_POSTGRES_KEYS)}; missing {', '.join(missing)}"
             )
         return {key: environ[key] for key in _POSTGRES_KEYS if key in environ}
-    parts = urlsplit(dsn)
-    if parts.scheme not in ("postgres", "postgresql") or not parts.hostname:
-        raise ConfigurationError(f"not a PostgreSQL DSN: {dsn!r}")
-    return {
-        "POSTGRES_HOST": parts.hostname,
-        "POSTGRES_PORT": str(parts.port or 5432),
-        "POSTGRES_USER": unquote(parts.username or ""),
-        "POSTGRES_PASSWORD": unquote(parts.password or ""),
-        "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
-    }
+    from vmcore_event_store.dsn import InvalidDsn, postgres_settings
+
+    try:
+        settings = postgres_settings(dsn)
+    except InvalidDsn as error:
+        raise ConfigurationError(str(error)) from None
+    if "POSTGRES_HOST" not in settings:
+        raise ConfigurationError(f"not a PostgreSQL DSN (no host): {dsn!r}")
+    defaults = {"POSTGRES_PORT": "5432", "POSTGRES_USER": "", "POSTGRES_PASSWORD": "",
+                "POSTGRES_DBNAME": "postgres"}
+    return defaults | settings
