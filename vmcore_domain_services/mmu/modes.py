@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 from attrs import frozen
 
-
-class Architecture(Enum):
-    RISCV = "riscv"
-    X86_64 = "x86-64"
+from vmcore.domain import Architecture
 
 
 @frozen
@@ -54,9 +49,9 @@ class PagingMode:
         return top == 0 or top == (1 << (65 - self.va_bits)) - 1
 
 
-SV39 = PagingMode("Sv39", Architecture.RISCV, levels=3, leaf_levels=(0, 1, 2))
-SV48 = PagingMode("Sv48", Architecture.RISCV, levels=4, leaf_levels=(0, 1, 2, 3))
-SV57 = PagingMode("Sv57", Architecture.RISCV, levels=5, leaf_levels=(0, 1, 2, 3, 4))
+SV39 = PagingMode("Sv39", Architecture.RISCV64, levels=3, leaf_levels=(0, 1, 2))
+SV48 = PagingMode("Sv48", Architecture.RISCV64, levels=4, leaf_levels=(0, 1, 2, 3))
+SV57 = PagingMode("Sv57", Architecture.RISCV64, levels=5, leaf_levels=(0, 1, 2, 3, 4))
 X86_64_4LEVEL = PagingMode("x86-64 4-level", Architecture.X86_64, levels=4, leaf_levels=(0, 1, 2))
 X86_64_5LEVEL = PagingMode(
     "x86-64 5-level (LA57)", Architecture.X86_64, levels=5, leaf_levels=(0, 1, 2)

@@ -12,15 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from vmcore_domain_services.mmu.access import Privilege
+
 from .errors import Cause, GuestTrap
 
-__all__ = ["Csr", "CsrFile", "Mstatus", "Priv"]
-
-
-class Priv:
-    U = 0
-    S = 1
-    M = 3
+__all__ = ["Csr", "CsrFile", "Mstatus"]
 
 
 class Csr:
@@ -153,7 +149,7 @@ class CsrFile:
     def check(self, num: int, priv: int, write: bool) -> None:
         if priv < (num >> 8) & 3 or (write and (num >> 10) & 3 == 3):
             raise GuestTrap(Cause.ILLEGAL_INSTRUCTION)
-        if num == Csr.SATP and priv == Priv.S and self.mstatus & _M.TVM:
+        if num == Csr.SATP and priv == Privilege.S and self.mstatus & _M.TVM:
             raise GuestTrap(Cause.ILLEGAL_INSTRUCTION)
 
     def read(self, num: int, priv: int) -> int:

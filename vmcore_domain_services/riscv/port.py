@@ -31,7 +31,7 @@ from vmcore_domain_services.mmu import (
     RiscvContext,
 )
 
-from .csr import Mstatus, Priv
+from .csr import Mstatus
 from .errors import Cause, DeviceAccess, GuestTrap, Resync
 from .hart import Hart
 
@@ -83,8 +83,8 @@ class MemoryPort:
         hart = self.hart
         status = hart.csr.mstatus
         satp = hart.csr.satp
-        data_priv = hart.priv
-        if status & Mstatus.MPRV and hart.priv == Priv.M:
+        data_priv: int = hart.priv
+        if status & Mstatus.MPRV and hart.priv == Privilege.M:
             data_priv = (status >> Mstatus.MPP_SHIFT) & 3
         self.mmu.write_satp(satp)
         self.mmu.set_context(
@@ -97,8 +97,8 @@ class MemoryPort:
         )
         paging = satp >> 60 != 0
         self._paging = paging
-        self._data_bare = not paging or data_priv == Priv.M
-        self._fetch_bare = not paging or hart.priv == Priv.M
+        self._data_bare = not paging or data_priv == Privilege.M
+        self._fetch_bare = not paging or hart.priv == Privilege.M
 
     def sfence_vma(self, va: int | None = None, asid: int | None = None) -> None:
         """``sfence.vma``: drop the service's matching TLB entries and every micro-TLB."""

@@ -24,9 +24,10 @@ from unicorn.riscv_const import (
 from unicorn.unicorn_const import UC_ARCH_RISCV, UC_MODE_RISCV64
 from unicorn.unicorn_py3.unicorn import Uc
 
-from vmcore_domain_services.execution import Machine, StopReason, TieringPolicy
+from vmcore_domain_services.execution import HaltReason, Machine, TieringPolicy
+from vmcore_domain_services.mmu.access import Privilege
 from vmcore_domain_services.riscv.asm import assemble, encode
-from vmcore_domain_services.riscv.csr import Csr, Priv
+from vmcore_domain_services.riscv.csr import Csr
 
 CODE = 0x8000_0000
 DATA = 0x8001_0000
@@ -121,11 +122,11 @@ def _ours(tiering: TieringPolicy) -> Runner:
         if paged:
             for address, pte in page_tables(paged):
                 machine.memory.write_bytes(address, pte)
-            machine.hart.csr.write(Csr.SATP, satp(paged), Priv.M)
-            machine.hart.set_priv(Priv.S)
+            machine.hart.csr.write(Csr.SATP, satp(paged), Privilege.M)
+            machine.hart.set_priv(Privilege.S)
         result = machine.run(count)
         if count is None:
-            assert StopReason.FAULT == result.reason
+            assert HaltReason.FAULT == result.reason
             assert 3 == result.cause
         return tuple(machine.hart.x[1:]), machine.hart.pc, machine.memory.read_bytes(DATA, 0x1000)
 

@@ -23,9 +23,10 @@ from unicorn.riscv_const import (
 from unicorn.unicorn_const import UC_ARCH_RISCV, UC_HOOK_INTR, UC_MODE_RISCV64
 from unicorn.unicorn_py3.unicorn import Uc
 
-from vmcore_domain_services.execution import Machine, StopReason, TieringPolicy
+from vmcore_domain_services.execution import HaltReason, Machine, TieringPolicy
+from vmcore_domain_services.mmu.access import Privilege
 from vmcore_domain_services.riscv.asm import assemble, encode
-from vmcore_domain_services.riscv.csr import Csr, Priv
+from vmcore_domain_services.riscv.csr import Csr
 
 CODE = 0x8000_0000
 NOP = encode("addi", 0, 0, imm=0)
@@ -62,7 +63,7 @@ class _Qemu:
         uc = self.uc
         uc.mem_write(CODE, assemble([word, NOP, NOP]))
         uc.ctl_flush_tb()
-        uc.reg_write(UC_RISCV_REG_PRIV, Priv.M)  # CSR writes are checked at the privilege
+        uc.reg_write(UC_RISCV_REG_PRIV, Privilege.M)  # CSR writes are checked at the privilege
         uc.reg_write(UC_RISCV_REG_MSTATUS, 0)
         uc.reg_write(UC_RISCV_REG_PRIV, priv)
         uc.reg_write(UC_RISCV_REG_X5, value)
@@ -79,13 +80,13 @@ class _Ours:
     def run(self, word: int, priv: int, value: int) -> Outcome:
         machine, hart = self.machine, self.machine.hart
         machine.memory.write_bytes(CODE, assemble([word]))
-        hart.set_priv(Priv.M)
-        hart.csr.write(Csr.MSTATUS, 0, Priv.M)
+        hart.set_priv(Privilege.M)
+        hart.csr.write(Csr.MSTATUS, 0, Privilege.M)
         hart.set_priv(priv)
         hart.pc = CODE
         hart.x[5], hart.x[6] = value, 0
         result = machine.run(1)
-        if result.reason is StopReason.FAULT:
+        if result.reason is HaltReason.FAULT:
             assert result.cause is not None
             return "trap", result.cause
         return "ok", hart.x[6]
@@ -104,7 +105,7 @@ def _agree(number: int, theirs: Outcome, ours: Outcome) -> bool:
     return ours[0] == "ok"
 
 
-@pytest.mark.parametrize("priv", [Priv.U, Priv.S, Priv.M], ids=["U", "S", "M"])
+@pytest.mark.parametrize("priv", [Privilege.U, Privilege.S, Privilege.M], ids=["U", "S", "M"])
 @pytest.mark.parametrize("write", [False, True], ids=["read", "write"])
 def test_every_csr_number_traps_or_reads_as_in_qemu(
     sides: tuple[_Qemu, _Ours], priv: int, write: bool
@@ -126,7 +127,7 @@ def test_satp_keeps_the_modes_qemu_keeps(sides: tuple[_Qemu, _Ours], mode: int) 
     qemu, ours = sides
     value = mode << 60 | 0x8_0010
     for side in (qemu, ours):
-        side.run(encode("csrrw", 0, 5, imm=Csr.SATP), Priv.M, 0)
-        side.run(encode("csrrw", 0, 5, imm=Csr.SATP), Priv.M, value)
+        side.run(encode("csrrw", 0, 5, imm=Csr.SATP), Privilege.M, 0)
+        side.run(encode("csrrw", 0, 5, imm=Csr.SATP), Privilege.M, value)
     read = encode("csrrs", 6, 0, imm=Csr.SATP)
-    assert qemu.run(read, Priv.M, 0) == ours.run(read, Priv.M, 0)
+    assert qemu.run(read, Privilege.M, 0) == ours.run(read, Privilege.M, 0)

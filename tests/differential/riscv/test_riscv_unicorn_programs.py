@@ -21,9 +21,10 @@ from unicorn.riscv_const import (
 from unicorn.unicorn_const import UC_ARCH_RISCV, UC_HOOK_INTR, UC_MODE_RISCV64
 from unicorn.unicorn_py3.unicorn import Uc
 
-from vmcore_domain_services.execution import Machine, StopReason, TieringPolicy
+from vmcore_domain_services.execution import HaltReason, Machine, TieringPolicy
+from vmcore_domain_services.mmu.access import Privilege
 from vmcore_domain_services.riscv.asm import assemble, encode, li
-from vmcore_domain_services.riscv.csr import Csr, Priv
+from vmcore_domain_services.riscv.csr import Csr
 
 from .conftest import (  # type: ignore[import-not-found]
     CODE,
@@ -214,12 +215,12 @@ def _ours_with_traps(
     machine.memory.write_bytes(DATA, data)
     machine.hart.x[1:] = regs
     machine.hart.pc = CODE
-    machine.hart.csr.write(Csr.MTVEC, HANDLER, Priv.M)
+    machine.hart.csr.write(Csr.MTVEC, HANDLER, Privilege.M)
     if paged:
         for address, pte in page_tables(paged):
             machine.memory.write_bytes(address, pte)
-        machine.hart.csr.write(Csr.SATP, satp(paged), Priv.M)
-        machine.hart.set_priv(Priv.S)
+        machine.hart.csr.write(Csr.SATP, satp(paged), Privilege.M)
+        machine.hart.set_priv(Privilege.S)
     machine.run(count)
     values = machine.hart.csr.values
     cause: int | None = values[Csr.MCAUSE] if machine.hart.pc == HANDLER else None
@@ -334,10 +335,10 @@ def _our_fault_cause(words: list[int], address: int) -> int:
         machine.memory.write_bytes(CODE, assemble([*words, encode("ebreak")]))
         for pa, pte in page_tables():
             machine.memory.write_bytes(pa, pte)
-        machine.hart.csr.write(Csr.SATP, SATP, Priv.M)
-        machine.hart.set_priv(Priv.S)
+        machine.hart.csr.write(Csr.SATP, SATP, Privilege.M)
+        machine.hart.set_priv(Privilege.S)
         result = machine.run(100)
-        assert StopReason.FAULT == result.reason
+        assert HaltReason.FAULT == result.reason
         assert address == result.tval
         assert result.cause is not None
         causes.add(result.cause)

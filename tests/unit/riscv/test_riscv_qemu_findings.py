@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from vmcore_domain_services.execution import StopReason
+from vmcore_domain_services.execution import HaltReason
 from vmcore_domain_services.mmu import SV39, SV48, SV57, PageTableBuilder, PagingMode
+from vmcore_domain_services.mmu.access import Privilege
 from vmcore_domain_services.riscv.asm import assemble, encode, li
-from vmcore_domain_services.riscv.csr import Csr, Priv
+from vmcore_domain_services.riscv.csr import Csr
 
 from .conftest import CODE, DATA, Build  # type: ignore[import-not-found]
 
@@ -24,9 +25,9 @@ def test_a_trap_just_past_the_limit_is_not_taken(build: Build, limit: int) -> No
     """``addi; addi; ecall`` with mtvec set and a limit of 2 ends at the ecall, untaken,
     as in the interpreter and QEMU (the translated tier used to trap to mtvec)."""
     machine = build([encode("addi", 5, 5, imm=1), encode("addi", 6, 6, imm=1), encode("ecall")])
-    machine.hart.csr.write(Csr.MTVEC, HANDLER, Priv.M)
+    machine.hart.csr.write(Csr.MTVEC, HANDLER, Privilege.M)
     result = machine.run(limit)
-    expected = (StopReason.LIMIT, limit, CODE + 4 * limit, 0, [1, limit - 1])
+    expected = (HaltReason.LIMIT, limit, CODE + 4 * limit, 0, [1, limit - 1])
     assert expected == (
         result.reason,
         result.instructions,
@@ -39,30 +40,30 @@ def test_a_trap_just_past_the_limit_is_not_taken(build: Build, limit: int) -> No
 def test_the_trap_is_taken_when_the_limit_reaches_it(build: Build) -> None:
     machine = build([encode("addi", 5, 5, imm=1), encode("addi", 6, 6, imm=1), encode("ecall")])
     machine.memory.write_bytes(HANDLER, assemble([encode("addi", 7, 7, imm=1)]))
-    machine.hart.csr.write(Csr.MTVEC, HANDLER, Priv.M)
+    machine.hart.csr.write(Csr.MTVEC, HANDLER, Privilege.M)
     machine.run(2)
     result = machine.run(1)  # the ecall does not retire: the handler's first one does
     values = machine.hart.csr.values
     stopped = (result.reason, result.instructions, machine.hart.pc, machine.hart.x[7])
-    assert (StopReason.LIMIT, 1, HANDLER + 4, 1) == stopped
+    assert (HaltReason.LIMIT, 1, HANDLER + 4, 1) == stopped
     assert (ECALL_FROM_M, CODE + 8, 3) == (values[Csr.MCAUSE], values[Csr.MEPC], machine.instret)
 
 
-@pytest.mark.parametrize("priv", [Priv.U, Priv.S, Priv.M])
+@pytest.mark.parametrize("priv", [Privilege.U, Privilege.S, Privilege.M])
 @pytest.mark.parametrize("number", [0xC03, 0xC10, 0xC1F])
 def test_hpmcounters_read_zero_at_every_privilege(build: Build, priv: int, number: int) -> None:
     machine = build([encode("csrrs", 5, 0, imm=number), encode("ebreak")])
     machine.hart.x[5] = 0xDEAD
-    machine.hart.csr.write(0xB00 + (number & 0x1F), 1234, Priv.M)  # mhpmcounterN: hardwired
+    machine.hart.csr.write(0xB00 + (number & 0x1F), 1234, Privilege.M)  # mhpmcounterN: hardwired
     machine.hart.set_priv(priv)
     result = machine.run(10)
-    assert (StopReason.FAULT, 3, 0) == (result.reason, result.cause, machine.hart.x[5])
+    assert (HaltReason.FAULT, 3, 0) == (result.reason, result.cause, machine.hart.x[5])
 
 
 def test_hpmcounters_are_read_only(build: Build) -> None:
     machine = build([encode("csrrw", 0, 5, imm=0xC03)])
     result = machine.run(10)
-    assert (StopReason.FAULT, ILLEGAL_INSTRUCTION) == (result.reason, result.cause)
+    assert (HaltReason.FAULT, ILLEGAL_INSTRUCTION) == (result.reason, result.cause)
 
 
 @pytest.mark.parametrize("op", ["csrrw", "csrrs", "csrrc"])
@@ -70,7 +71,7 @@ def test_a_write_to_misa_is_ignored_and_does_not_trap(build: Build, op: str) -> 
     machine = build([*li(6, 1 << 5), encode(op, 5, 6, imm=Csr.MISA),
                      encode("csrrs", 7, 0, imm=Csr.MISA), encode("ebreak")])  # fmt: skip
     result = machine.run(100)
-    assert (StopReason.FAULT, 3) == (result.reason, result.cause)  # the ebreak, not the write
+    assert (HaltReason.FAULT, 3) == (result.reason, result.cause)  # the ebreak, not the write
     assert machine.hart.x[5] == machine.hart.x[7] != 0
 
 
@@ -92,16 +93,16 @@ def test_satp_takes_every_mode_the_mmu_walks(build: Build, mode: PagingMode, num
     padding = [encode("addi", 0, 0, imm=0)] * (32 - len(prologue))
     machine.memory.write_bytes(CODE, assemble(prologue + padding + body))
     result = machine.run(1000)
-    assert (StopReason.FAULT, 3, Priv.S) == (result.reason, result.cause, machine.hart.priv)
+    assert (HaltReason.FAULT, 3, Privilege.S) == (result.reason, result.cause, machine.hart.priv)
     assert (satp, 0x1122_3344_5566_7788) == (machine.hart.x[10], machine.hart.x[14])
 
 
 @pytest.mark.parametrize("mode", [1, 7, 11, 15])
 def test_satp_ignores_a_write_of_an_unsupported_mode(build: Build, mode: int) -> None:
     machine = build([])
-    machine.hart.csr.write(Csr.SATP, 8 << 60 | 0x80040, Priv.M)
-    machine.hart.csr.write(Csr.SATP, mode << 60 | 0x12345, Priv.M)
-    assert 8 << 60 | 0x80040 == machine.hart.csr.read(Csr.SATP, Priv.M)
+    machine.hart.csr.write(Csr.SATP, 8 << 60 | 0x80040, Privilege.M)
+    machine.hart.csr.write(Csr.SATP, mode << 60 | 0x12345, Privilege.M)
+    assert 8 << 60 | 0x80040 == machine.hart.csr.read(Csr.SATP, Privilege.M)
 
 
 @pytest.mark.parametrize(("name", "size"), [("sd", 8), ("sw", 4), ("sh", 2)])
@@ -118,8 +119,8 @@ def test_a_misaligned_store_into_an_unmapped_page_writes_nothing(
     words = [*li(5, va), *li(6, 0x0102_0304_0506_0708), encode(name, 0, 5, 6), encode("ebreak")]
     machine.memory.write_bytes(CODE, assemble(words))
     machine.memory.write_bytes(DATA + 0xFF0, b"\xaa" * 16)
-    machine.hart.csr.write(Csr.SATP, 8 << 60 | builder.root >> 12, Priv.M)
-    machine.hart.set_priv(Priv.S)
+    machine.hart.csr.write(Csr.SATP, 8 << 60 | builder.root >> 12, Privilege.M)
+    machine.hart.set_priv(Privilege.S)
     result = machine.run(100)
-    assert (StopReason.FAULT, 15, 0x4000_1000) == (result.reason, result.cause, result.tval)
+    assert (HaltReason.FAULT, 15, 0x4000_1000) == (result.reason, result.cause, result.tval)
     assert b"\xaa" * 16 == machine.memory.read_bytes(DATA + 0xFF0, 16)
