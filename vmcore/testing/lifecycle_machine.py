@@ -1,7 +1,7 @@
 """A hypothesis state machine for the VM lifecycle: subclass it to test your own code.
 
 It drives VMs through a :class:`~vmcore.application.ControlPlane` with random legal and
-illegal commands and checks DESIGN.md's invariants after every step: the live VM equals
+illegal commands and checks the domain's invariants after every step: the live VM equals
 its replay and its snapshot-plus-tail; refused commands record nothing; the version equals
 the number of events; memory regions never overlap nor exceed the configured size; deleted
 is terminal; and the state follows the lifecycle table.
@@ -39,7 +39,7 @@ from vmcore.testing.strategies import command_arguments, command_names, vm_confi
 
 
 class VmLifecycleMachine(RuleBasedStateMachine):
-    """Random lifecycles over real stores, with DESIGN.md's invariants."""
+    """Random lifecycles over real stores, with the domain's invariants (docs/testing.md)."""
 
     vms = Bundle("vms")
 
