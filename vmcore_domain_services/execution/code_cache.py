@@ -89,15 +89,6 @@ class CodeCache:
     def has_code(self, page: int) -> bool:
         return bool(self.by_page.get(page))
 
-    def invalidate_page(self, page: int) -> int:
-        """Drop every block built from physical page ``page``; returns how many."""
-        keys = self.by_page.pop(page, set())
-        self.extent.pop(page, None)
-        for asid, priv, pc in keys:
-            self.tables.get((asid, priv), {}).pop(pc, None)
-        self.invalidations += len(keys)
-        return len(keys)
-
     def flush(self) -> None:
         """Drop everything (``fence.i``, ``sfence.vma``, restore)."""
         self.invalidations += sum(len(t) for t in self.tables.values())

@@ -34,19 +34,9 @@ class PagingMode:
     def page_size_at(self, level: int) -> int:
         return 1 << self.page_shift_at(level)
 
-    @property
-    def page_sizes(self) -> tuple[int, ...]:
-        """Every page size a leaf can map in this mode, smallest first."""
-        return tuple(self.page_size_at(level) for level in self.leaf_levels)
-
     def index(self, va: int, level: int) -> int:
         """The table index of ``va`` at ``level``."""
         return (va >> self.page_shift_at(level)) & ((1 << self.index_bits) - 1)
-
-    def is_canonical(self, va: int) -> bool:
-        """True if bits 63..va_bits-1 of the 64-bit ``va`` are all equal."""
-        top = va >> (self.va_bits - 1)
-        return top == 0 or top == (1 << (65 - self.va_bits)) - 1
 
 
 SV39 = PagingMode("Sv39", Architecture.RISCV64, levels=3, leaf_levels=(0, 1, 2))
