@@ -259,11 +259,32 @@ def test_traps_at_exact_instruction_counts_match_unicorn(
     for exactly ``count`` instructions in M-mode or in S-mode under Sv39/Sv48/Sv57: every
     tier stops where QEMU stops, takes a trap only if QEMU raised it within the count, and
     a store that faults on its second page writes nothing."""
+    _check_traps(tier, program, regs, data, paged)
+
+
+def _check_traps(
+    tier: str, program: tuple[list[int], int], regs: list[int], data: bytes, paged: int
+) -> None:
     words, count = program
     far = DATA_VA + 0x800 if paged else DATA + 0x800 - 24
     regs = [*regs[:-2], far, DATA_VA if paged else DATA]
     expected = _unicorn_with_traps(words, regs, data, count, paged)
     assert expected == _ours_with_traps(TIERS[tier], words, regs, data, count, paged)
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("tier", sorted(TIERS))
+@settings(max_examples=2000, deadline=None)
+@given(
+    program=limited_programs(),
+    regs=registers,
+    data=data_pages,
+    paged=st.sampled_from([0, 3, 4, 5]),
+)
+def test_soak_traps_at_exact_instruction_counts_match_unicorn(
+    tier: str, program: tuple[list[int], int], regs: list[int], data: bytes, paged: int
+) -> None:
+    _check_traps(tier, program, regs, data, paged)
 
 
 @pytest.mark.parametrize("divisor", [0, (1 << 64) - 1])
