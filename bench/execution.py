@@ -32,7 +32,7 @@ from unicorn.riscv_const import UC_RISCV_REG_X1 as X1
 from unicorn.unicorn_const import UC_ARCH_RISCV, UC_MODE_RISCV64
 from unicorn.unicorn_py3.unicorn import Uc
 
-from vmcore_domain_services.execution import Machine, StopReason, TieringPolicy
+from vmcore_domain_services.execution import HaltReason, Machine, TieringPolicy
 from vmcore_domain_services.riscv.asm import assemble, encode
 from vmcore_domain_services.riscv.elf import load_elf
 
@@ -96,7 +96,7 @@ def ours_loop(
     start = perf()
     result = m.run()
     elapsed = perf() - start
-    assert StopReason.FAULT == result.reason and 3 == result.cause, result
+    assert HaltReason.FAULT == result.reason and 3 == result.cause, result
     return result.instructions, elapsed
 
 
@@ -130,7 +130,7 @@ def ours_sieve(tiering: TieringPolicy) -> tuple[int, float]:
     start = perf()
     result = m.run()
     elapsed = perf() - start
-    assert StopReason.EXITED == result.reason and 0 == result.exit_code, result
+    assert HaltReason.EXITED == result.reason and 0 == result.exit_code, result
     return result.instructions, elapsed
 
 

@@ -194,7 +194,7 @@ def _tlb_contenders(pages: int, rounds: int) -> dict[str, Callable[[], int]]:
     lookup = tlb.lookup
     translate = service.translate
     get = plain.get
-    micro_loads = service.tlb.micro(0, table).maps[Access.LOAD]
+    micro_loads = service.tlb.first_level.maps[Access.LOAD]
 
     def dict_inline() -> int:
         for va in stream:

@@ -31,6 +31,7 @@ import psycopg
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 
+from vmcore.domain import VirtualMachine
 from vmcore_event_store.postgres import VmcoreApplicationRecorder, environment_with_dsn
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,7 @@ RECORDERS: dict[str, type[PostgresApplicationRecorder]] = {
     "eventsourcing": PostgresApplicationRecorder,
 }
 _BARRIER_TIMEOUT = 300.0
+_TOPIC = VirtualMachine.Started.bus_topic
 _STATE = b'{"vcpus":2,"memory_mib":512,"kernel":"/boot/vmlinuz","tags":["bench"]}'
 
 
@@ -62,7 +64,7 @@ def _recorder(
 
 def _events(n: int, originator: uuid.UUID | None = None) -> list[StoredEvent]:
     oid = originator or uuid.uuid4()
-    return [StoredEvent(oid, v, "vm.started", _STATE) for v in range(1, n + 1)]
+    return [StoredEvent(oid, v, _TOPIC, _STATE) for v in range(1, n + 1)]
 
 
 def _rate(count: int, func: Callable[[], None]) -> float:
@@ -175,7 +177,7 @@ def _prepare_read_data(recorder: ApplicationRecorder, replay_len: int, log_len: 
     for start in range(0, replay_len, 1000):
         count = min(1000, replay_len - start)
         recorder.insert_events(
-            [StoredEvent(vm, start + v, "vm.started", _STATE) for v in range(1, count + 1)]
+            [StoredEvent(vm, start + v, _TOPIC, _STATE) for v in range(1, count + 1)]
         )
     while (recorder.max_notification_id() or 0) < log_len:
         recorder.insert_events(_events(500))

@@ -14,21 +14,8 @@ from typing import Any
 from uuid import UUID
 
 from vmcore.domain import VirtualMachine, VmEvent, VmState
-
-_STATE_AFTER: dict[type[VmEvent], VmState] = {
-    VirtualMachine.Created: VmState.CREATED,
-    VirtualMachine.Started: VmState.RUNNING,
-    VirtualMachine.StartFailed: VmState.STOPPED,
-    VirtualMachine.Paused: VmState.PAUSED,
-    VirtualMachine.Resumed: VmState.RUNNING,
-    VirtualMachine.ShutdownRequested: VmState.SHUTTING_DOWN,
-    VirtualMachine.Stopped: VmState.STOPPED,
-    VirtualMachine.Crashed: VmState.CRASHED,
-    VirtualMachine.MigrationStarted: VmState.MIGRATING,
-    VirtualMachine.MigrationCompleted: VmState.STOPPED,
-    VirtualMachine.MigrationCancelled: VmState.RUNNING,
-    VirtualMachine.Deleted: VmState.DELETED,
-}
+from vmcore.domain.lifecycle import state_after
+from vmcore.domain.topics import VM_EVENTS
 
 
 class LifecycleStatistics:
@@ -44,14 +31,15 @@ class LifecycleStatistics:
         self._running_since: dict[UUID, datetime] = {}
 
     def bus_handlers(self) -> Mapping[str, Callable[[Any], None]]:
-        return {"vm.*": self.handle}
+        return {VM_EVENTS: self.handle}
 
     def handle(self, event: Any) -> None:
         if not isinstance(event, VmEvent):
             return
-        state = self._next_state(event)
-        if state is None:
+        after = state_after(event)
+        if after is None:
             return
+        state = after[0]
         vm_id = event.originator_id
         if isinstance(event, VirtualMachine.Started):
             self.starts += 1
@@ -63,12 +51,6 @@ class LifecycleStatistics:
         if state is VmState.RUNNING:
             self._running_since[vm_id] = event.timestamp
         self.states[vm_id] = state
-
-    @staticmethod
-    def _next_state(event: VmEvent) -> VmState | None:
-        if isinstance(event, VirtualMachine.SnapshotRestored):
-            return VmState.RUNNING if event.resumed else VmState.PAUSED
-        return _STATE_AFTER.get(type(event))
 
     def counts(self) -> dict[str, int]:
         """VMs per state name, for every state that has at least one VM."""

@@ -31,10 +31,10 @@ from vmcore.domain import (
     discard_runtime_event,
 )
 from vmcore_domain_services.execution import (
+    HaltReason,
     Machine,
     MachineState,
     RunResult,
-    StopReason,
     TieringPolicy,
 )
 
@@ -137,7 +137,7 @@ class GuestRunner:
             budget = None if max_instructions is None else max_instructions - retired
             result = self.machine.run(budget)
             retired += result.instructions
-            if result.reason is not StopReason.PAUSED:
+            if result.reason is not HaltReason.PAUSED:
                 return self._finish(result, retired)
             if self._hold():
                 cp.stop_vm(self.vm_id, force=True, context=ctx)
@@ -189,11 +189,11 @@ class GuestRunner:
 
     def _finish(self, result: RunResult, retired: int) -> RunSummary:
         cp, ctx = self.control_plane, self.context
-        if result.reason is StopReason.EXITED:
+        if result.reason is HaltReason.EXITED:
             code = int(result.exit_code or 0)
             cp.record_guest_exit(self.vm_id, code, context=ctx)
             return RunSummary(Outcome.EXITED, retired, code, f"guest exited with code {code}")
-        if result.reason is StopReason.FAULT:
+        if result.reason is HaltReason.FAULT:
             detail = (f"unhandled trap: cause {result.cause:#x} at pc {result.pc:#x}"
                       f" (tval {result.tval or 0:#x})")
             cp.crash_vm(self.vm_id, detail, context=ctx)

@@ -14,7 +14,6 @@ import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 from attrs import frozen
 
@@ -31,7 +30,16 @@ PERSISTENCE_MODULES = {
     "memory": "eventsourcing.popo",
 }
 ORJSON_TRANSCODER = "vmcore_event_store.transcoder:OrjsonTranscoder"
-_PASSWORD = re.compile(r"(://[^:/@\s]*:)[^@\s]*@")
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.I)
+_KEY_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)('[^']*'|\S+)", re.I)
+
+
+def redact(text: str) -> str:
+    """``text`` with passwords in URLs and ``password=...`` pairs replaced by ``***``."""
+    text = _URL_PASSWORD.sub(r"\g<head>***@", text)
+    return _KEY_PASSWORD.sub(r"\g<head>***", text)
+
+
 _POSTGRES_KEYS = ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD",
                   "POSTGRES_DBNAME")
 
@@ -63,7 +71,7 @@ class StoreSpec:
     def redacted(self) -> str:
         """The spec as text, any password in a DSN replaced by ``***``."""
         text = self.location if "://" in self.location else str(self)
-        return _PASSWORD.sub(r"\1***@", text)
+        return redact(text)
 
     def resolved(self, environ: Mapping[str, str] | None = None) -> StoreSpec:
         """The same store with its default location filled in (file and sqlite), as an
@@ -140,14 +148,16 @@ def _postgres_env(dsn: str, environ: Mapping[str, str]) -> dict[str, str]:
                 f" the variables {', '.join(_POSTGRES_KEYS)}; missing {', '.join(missing)}"
             )
         return {key: environ[key] for key in _POSTGRES_KEYS if key in environ}
-    parts = urlsplit(dsn)
-    if parts.scheme not in ("postgres", "postgresql") or not parts.hostname:
+    from vmcore_event_store.dsn import InvalidDsn, postgres_settings
+
+    try:
+        settings = postgres_settings(dsn)
+    except InvalidDsn:
         shown = StoreSpec("postgres", dsn).redacted()
-        raise ConfigurationError(f"not a PostgreSQL DSN: {shown!r}")
-    return {
-        "POSTGRES_HOST": parts.hostname,
-        "POSTGRES_PORT": str(parts.port or 5432),
-        "POSTGRES_USER": unquote(parts.username or ""),
-        "POSTGRES_PASSWORD": unquote(parts.password or ""),
-        "POSTGRES_DBNAME": parts.path.lstrip("/") or "postgres",
-    }
+        raise ConfigurationError(f"not a PostgreSQL DSN: {shown!r}") from None
+    if "POSTGRES_HOST" not in settings:
+        shown = StoreSpec("postgres", dsn).redacted()
+        raise ConfigurationError(f"not a PostgreSQL DSN (no host): {shown!r}")
+    defaults = {"POSTGRES_PORT": "5432", "POSTGRES_USER": "", "POSTGRES_PASSWORD": "",
+                "POSTGRES_DBNAME": "postgres"}
+    return defaults | settings

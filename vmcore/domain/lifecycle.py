@@ -1,13 +1,16 @@
 """The VM lifecycle as data: states, reasons and the transition table.
 
 The aggregate's guards, the docs' state diagram and the property tests all read
-:data:`TRANSITIONS`, so there is one table to change.
+:data:`TRANSITIONS`, so there is one table to change; :func:`state_after` derives from it
+the state (and reason) a VM is in after each event, for the aggregate's evolution, the
+fleet statistics (``LifecycleStatistics``) and the testing state machine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from enum import Enum
+from typing import Any
 
 from attrs import frozen
 
@@ -88,6 +91,33 @@ TRANSITIONS: dict[str, Transition] = {
 }
 """Every command but ``create`` (which has no source state), keyed by command name.
 ``restore(resume=True)`` ends in running rather than paused."""
+
+
+_TARGET_OF_EVENT: dict[str, VmState] = {"Created": VmState.CREATED} | {
+    row.event: row.target for row in TRANSITIONS.values() if row.target is not None
+}
+"""By event class name: the state a VM enters (events that keep the state are absent)."""
+_FIXED_REASON = {"StartFailed": StopReason.FAILED.value, "MigrationCompleted":
+                 StopReason.MIGRATED.value, "SnapshotRestored": PauseReason.SNAPSHOT.value}
+_REASON_FROM_EVENT = frozenset({"Paused", "Stopped"})
+
+
+def state_after(event: Any) -> tuple[VmState, str | None] | None:
+    """The state and reason (a pause or stop reason's value, or None) of a VM after
+    ``event``, or None when the event keeps the VM's state (memory, devices, config ...).
+
+    Read from :data:`TRANSITIONS` by the event's class name: ``SnapshotRestored`` with
+    ``resumed`` set ends in running, as ``restore(resume=True)`` does.
+    """
+    name = type(event).__name__
+    target = _TARGET_OF_EVENT.get(name)
+    if target is None:
+        return None
+    if name == "SnapshotRestored" and event.resumed:
+        return VmState.RUNNING, None
+    if name in _REASON_FROM_EVENT:
+        return target, event.reason
+    return target, _FIXED_REASON.get(name)
 
 
 def allowed_commands(state: VmState) -> list[str]:

@@ -13,9 +13,10 @@ Anything not listed is a bug: it is re-raised with its traceback.
 from __future__ import annotations
 
 import errno
-import re
 import sys
 from dataclasses import dataclass
+
+from vmcore.composition.stores import redact
 
 EXIT_USER_ERROR = 1
 EXIT_USAGE = 2
@@ -94,16 +95,6 @@ def _environment_failure(error: OSError) -> Failure:
 
 def _with_hint(message: str, hint: str) -> str:
     return f"{message}: {hint}" if hint else message
-
-
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.I)
-_KEY_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)('[^']*'|\S+)", re.I)
-
-
-def redact(text: str) -> str:
-    """``text`` with passwords in URLs and ``password=...`` pairs replaced by ``***``."""
-    text = _URL_PASSWORD.sub(r"\g<head>***@", text)
-    return _KEY_PASSWORD.sub(r"\g<head>***", text)
 
 
 def one_line(error: BaseException) -> str:

@@ -11,6 +11,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from vmcore.domain import VirtualMachine
+from vmcore.domain.topics import VM_EVENTS
 from vmcore.entrypoints.arguments import positive_int
 
 if TYPE_CHECKING:  # the runner, translator and ELF loader load only when a guest runs
@@ -18,11 +20,12 @@ if TYPE_CHECKING:  # the runner, translator and ELF loader load only when a gues
     from vmcore.application.guest_runner import GuestRunner
     from vmcore.entrypoints.cli_session import CliSession
 
-_ANNOUNCED = {"vm.started": "running (SIGUSR1 pauses, SIGUSR2 resumes, SIGINT stops)",
-              "vm.snapshot_restored": "running from a snapshot (SIGUSR1 pauses, SIGUSR2"
-                                      " resumes, SIGINT stops)",
-              "vm.paused": "paused", "vm.resumed": "resumed",
-              "vm.snapshot_created": "snapshot taken"}
+_VM = VirtualMachine
+_ANNOUNCED = {_VM.Started.bus_topic: "running (SIGUSR1 pauses, SIGUSR2 resumes, SIGINT stops)",
+              _VM.SnapshotRestored.bus_topic: "running from a snapshot (SIGUSR1 pauses, SIGUSR2"
+                                              " resumes, SIGINT stops)",
+              _VM.Paused.bus_topic: "paused", _VM.Resumed.bus_topic: "resumed",
+              _VM.SnapshotCreated.bus_topic: "snapshot taken"}
 _EPILOG = """\
 examples:
   vmcore run examples/guests/build/hello.elf --name hello
@@ -97,11 +100,11 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace,
 
     def announce(event: Any) -> None:
         if event.originator_id == runner.vm_id and event.bus_topic in _ANNOUNCED:
-            detail = f" {event.snapshot_id}" if event.bus_topic == "vm.snapshot_created" else ""
+            detail = f" {event.snapshot_id}" if isinstance(event, _VM.SnapshotCreated) else ""
             sys.stderr.write(f"vmcore: VM {name} {_ANNOUNCED[event.bus_topic]}{detail}\n")
             sys.stderr.flush()
 
-    bus.subscribe("vm.*", announce, name="vmcore-run:announce")
+    bus.subscribe(VM_EVENTS, announce, name="vmcore-run:announce")
     for topic, handler in runner.machine.bus_handlers().items():
         bus.subscribe(topic, handler, name=f"vmcore-run:mmu:{topic}")
     previous = _install_signals(runner, snapshot_on_pause=args.snapshot_on_pause)

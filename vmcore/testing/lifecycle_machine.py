@@ -1,7 +1,7 @@
 """A hypothesis state machine for the VM lifecycle: subclass it to test your own code.
 
 It drives VMs through a :class:`~vmcore.application.ControlPlane` with random legal and
-illegal commands and checks DESIGN.md's invariants after every step: the live VM equals
+illegal commands and checks the domain's invariants after every step: the live VM equals
 its replay and its snapshot-plus-tail; refused commands record nothing; the version equals
 the number of events; memory regions never overlap nor exceed the configured size; deleted
 is terminal; and the state follows the lifecycle table.
@@ -34,12 +34,12 @@ from vmcore.domain import (
     VmConfig,
     VmState,
 )
-from vmcore.domain.lifecycle import TRANSITIONS
+from vmcore.domain.lifecycle import TRANSITIONS, state_after
 from vmcore.testing.strategies import command_arguments, command_names, vm_configs
 
 
 class VmLifecycleMachine(RuleBasedStateMachine):
-    """Random lifecycles over real stores, with DESIGN.md's invariants."""
+    """Random lifecycles over real stores, with the domain's invariants (docs/testing.md)."""
 
     vms = Bundle("vms")
 
@@ -92,13 +92,10 @@ class VmLifecycleMachine(RuleBasedStateMachine):
             self._assert_nothing_recorded(before)
             return
         assert allowed, f"{command} accepted in {before.state} but the table forbids it"
-        self.expected_state[vm_id] = self._target(command, kwargs, before.state)
-
-    @staticmethod
-    def _target(command: str, kwargs: dict[str, Any], state: VmState) -> VmState:
-        if command == "restore" and kwargs.get("resume"):
-            return VmState.RUNNING
-        return TRANSITIONS[command].target or state
+        recorded = self.control_plane.history(vm_id)[before.version:]
+        assert [TRANSITIONS[command].event] == [type(event).__name__ for event in recorded]
+        after = state_after(recorded[-1])
+        self.expected_state[vm_id] = before.state if after is None else after[0]
 
     def _assert_nothing_recorded(self, before: VirtualMachine) -> None:
         after = self.control_plane.get_vm(before.id)

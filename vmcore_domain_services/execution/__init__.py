@@ -8,7 +8,7 @@ stops a run at the next block boundary; ``machine.capture_state(base)`` and
 
 from .code_cache import CachedBlock, CodeCache
 from .machine import RAM_BASE, Machine, TieringPolicy
-from .results import RunResult, StopReason
+from .results import HaltReason, RunResult
 from .snapshot import MachineState
 from .translation import FRONTENDS, PythonBackend, SourceBlock, TranslatedBlock, translate_block
 
@@ -17,12 +17,12 @@ __all__ = [
     "RAM_BASE",
     "CachedBlock",
     "CodeCache",
+    "HaltReason",
     "Machine",
     "MachineState",
     "PythonBackend",
     "RunResult",
     "SourceBlock",
-    "StopReason",
     "TieringPolicy",
     "TranslatedBlock",
     "translate_block",

@@ -20,7 +20,10 @@ class CachedBlock:
 
     pc: int
     fn: BlockFunction
-    retired: int
+    instructions: int
+    """Guest instructions the block starts, a trapping last one included: the run loop
+    enters it only when the instruction budget covers every one of them, so no trap is
+    taken past ``max_instructions`` (the interpreter stops before such an instruction)."""
     pages: frozenset[int]
     ranges: tuple[tuple[int, int], ...] = ()
     """Physical byte ranges ``[start, end)`` the block's instructions came from."""
@@ -85,15 +88,6 @@ class CodeCache:
 
     def has_code(self, page: int) -> bool:
         return bool(self.by_page.get(page))
-
-    def invalidate_page(self, page: int) -> int:
-        """Drop every block built from physical page ``page``; returns how many."""
-        keys = self.by_page.pop(page, set())
-        self.extent.pop(page, None)
-        for asid, priv, pc in keys:
-            self.tables.get((asid, priv), {}).pop(pc, None)
-        self.invalidations += len(keys)
-        return len(keys)
 
     def flush(self) -> None:
         """Drop everything (``fence.i``, ``sfence.vma``, restore)."""

@@ -18,7 +18,8 @@ from attrs import frozen
 
 from vmcore.domain.runtime import RuntimeEvent, RuntimePublisher, discard_runtime_event
 from vmcore_domain_services.memory import GuestMemory
-from vmcore_domain_services.riscv.csr import Csr, Priv
+from vmcore_domain_services.mmu.access import Privilege
+from vmcore_domain_services.riscv.csr import Csr
 from vmcore_domain_services.riscv.devices import (
     CLINT_BASE,
     FINISHER_BASE,
@@ -35,7 +36,7 @@ from vmcore_domain_services.riscv.passes import DEFAULT_PASSES, Pass
 from vmcore_domain_services.riscv.port import MemoryPort
 
 from .code_cache import CachedBlock, CodeCache
-from .results import RunResult, StopReason
+from .results import HaltReason, RunResult
 from .snapshot import MachineState, capture, restore
 from .translation import PythonBackend, SourceBlock, translate_block
 
@@ -157,16 +158,16 @@ class Machine(SystemHooks):
         end = None if max_instructions is None else start + max_instructions
         while True:
             if self.finisher.exit_code is not None:
-                return self._result(StopReason.EXITED, start, exit_code=self.finisher.exit_code)
+                return self._result(HaltReason.EXITED, start, exit_code=self.finisher.exit_code)
             if self._pause_requested:
                 self._pause_requested = False
-                return self._result(StopReason.PAUSED, start)
+                return self._result(HaltReason.PAUSED, start)
             if end is not None and hart.instret >= end:
-                return self._result(StopReason.LIMIT, start)
+                return self._result(HaltReason.LIMIT, start)
             irq = pending_interrupt(hart) if hart.csr.values[Csr.MIE] else None
             if irq is not None:
                 if self._unhandled(irq, True, hart.pc):
-                    return self._result(StopReason.FAULT, start, cause=irq | 1 << 63, tval=0)
+                    return self._result(HaltReason.FAULT, start, cause=irq | 1 << 63, tval=0)
                 enter_trap(hart, irq, 0, interrupt=True)
                 continue
             budget = _SLICE if end is None else min(_SLICE, end - hart.instret)
@@ -184,7 +185,7 @@ class Machine(SystemHooks):
                     self._interpret_next = True
                     continue
                 if self._unhandled(trap.cause, False, trap.pc):
-                    return self._result(StopReason.FAULT, start, cause=trap.cause, tval=trap.tval)
+                    return self._result(HaltReason.FAULT, start, cause=trap.cause, tval=trap.tval)
                 enter_trap(hart, trap.cause, trap.tval)
             except Resync as resync:
                 self.port.translated = False
@@ -215,7 +216,7 @@ class Machine(SystemHooks):
                 block = get(pc, _COLD)
                 if block is _COLD and translate:
                     block = self._maybe_translate(pc, asid, priv)
-                if block is None or block.retired > budget:
+                if block is None or block.instructions > budget:
                     break
                 pc, n = block.fn(x, budget)
                 instret += n
@@ -254,7 +255,7 @@ class Machine(SystemHooks):
         block = CachedBlock(
             pc,
             translated.fn,
-            translated.retired,
+            len(translated.ir.pcs),
             translated.pages,
             tuple(ranges),
             translated.source,
@@ -281,11 +282,11 @@ class Machine(SystemHooks):
         """True when the trap has nowhere to go: its vector is 0 or it faulted there."""
         values = self.hart.csr.values
         deleg = values[Csr.MIDELEG if interrupt else Csr.MEDELEG]
-        to_s = self.hart.priv <= Priv.S and (deleg >> cause) & 1
+        to_s = self.hart.priv <= Privilege.S and (deleg >> cause) & 1
         base = values[Csr.STVEC if to_s else Csr.MTVEC] & ~3
         return base == 0 or (not interrupt and pc == base)
 
-    def _result(self, reason: StopReason, start: int, **extra: int | None) -> RunResult:
+    def _result(self, reason: HaltReason, start: int, **extra: int | None) -> RunResult:
         return RunResult(reason, self.hart.instret - start, self.hart.pc, **extra)
 
     # -- system hooks (called by the interpreter) ------------------------------------------

@@ -6,10 +6,13 @@ from enum import Enum
 
 from attrs import frozen
 
-__all__ = ["RunResult", "StopReason"]
+__all__ = ["HaltReason", "RunResult"]
 
 
-class StopReason(Enum):
+class HaltReason(Enum):
+    """Why :meth:`Machine.run` returned (not a VM's stop reason: that is the domain's
+    :class:`vmcore.domain.StopReason`)."""
+
     EXITED = "exited"
     """The guest wrote the test finisher; ``exit_code`` holds its code."""
     FAULT = "fault"
@@ -28,7 +31,7 @@ class RunResult:
     guest would continue (for FAULT: the faulting instruction, with ``cause`` and ``tval``).
     """
 
-    reason: StopReason
+    reason: HaltReason
     instructions: int
     pc: int
     exit_code: int | None = None

@@ -112,6 +112,10 @@ class GuestMemory:
         """True if ``[address, address + size)`` lies wholly in RAM."""
         return self.base <= address and address + size <= self.base + self.size
 
+    def is_mapped(self, address: int, size: int = 1) -> bool:
+        """True if RAM or one MMIO region covers ``[address, address + size)``."""
+        return self.in_ram(address, size) or any(r.contains(address, size) for r in self._mmio)
+
     # -- loads and stores ----------------------------------------------------------------
     def read(self, address: int, size: int) -> int:
         """Load ``size`` (1/2/4/8) bytes little-endian; raises :class:`MemoryAccessError`."""

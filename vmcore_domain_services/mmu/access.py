@@ -31,9 +31,16 @@ class AdPolicy(Enum):
 
 
 class Privilege(IntEnum):
+    """A RISC-V privilege level, as ``mstatus.MPP`` and the hart hold it (the one privilege
+    enum: the MMU, the CSR file and the executor all use it)."""
+
     USER = 0
     SUPERVISOR = 1
     MACHINE = 3
+    U = 0
+    """Short names, as the privileged spec writes them."""
+    S = 1
+    M = 3
 
 
 @frozen

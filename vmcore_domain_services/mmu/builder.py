@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from vmcore_domain_services.mmu.modes import Architecture, PagingMode
+from vmcore.domain import Architecture
+from vmcore_domain_services.mmu.modes import PagingMode
 from vmcore_domain_services.mmu.protocols import PhysicalMemory
 
 RISCV_TABLE_FLAGS = 0x1
@@ -29,7 +30,7 @@ class PageTableBuilder:
     ) -> None:
         self.mode = mode
         self.memory = memory
-        self._riscv = mode.architecture is Architecture.RISCV
+        self._riscv = mode.architecture is Architecture.RISCV64
         self.table_flags = (
             table_flags
             if table_flags is not None

@@ -1,27 +1,29 @@
-"""The micro-TLB: the first level of the TLB, for one ASID and one permission context.
+"""The micro-TLB: the first level of the TLB, the only one, for the current context.
 
 Real cores put small first-level TLBs, split by kind of access, in front of a larger
 set-associative second level; a micro-TLB is that first level. It holds one dict per
 access kind (fetch, load, store), ``4 KiB page number -> pa - va``, and a page is in the
-map of an access only once a translation has permitted that access in this context, so a
-hit is one dict probe and one addition: no permission re-check, no LRU stamp, no counter.
+map of an access only once a translation has permitted that access in the current context,
+so a hit is one dict probe and one addition: no permission re-check, no LRU stamp, no
+counter. The executor's memory port and its generated code probe these same dicts inline:
+there is no other translation cache in front of the MMU.
 
+* **One context**: a ``Tlb`` has exactly one micro-TLB, bound (:meth:`Tlb.bind`) to the
+  current ASID and permission table; binding another context empties it. So does every
+  invalidation of the owning ``Tlb``: one invalidation rule for the whole first level.
+* **What may enter**: the binder may pass a ``cacheable(pa, access)`` rule; the memory port
+  admits RAM pages only, and never a page of translated code for stores.
 * **Replacement**: first in, first out (a dict keeps insertion order); a full map drops its
   oldest page on a fill.
 * **Non-inclusive**: the set-associative :class:`~vmcore_domain_services.mmu.tlb.Tlb` may
-  evict an entry a micro-TLB still holds. Its LRU order sees only micro-TLB misses, as a
+  evict an entry the micro-TLB still holds. Its LRU order sees only micro-TLB misses, as a
   second-level TLB does in hardware.
-* **Never stale**: every invalidation of the owning ``Tlb`` empties every micro-TLB, and a
-  change of ASID or context selects another micro-TLB (see ``Tlb.micro``); one the
-  ``Tlb`` stops tracking is retired, empty for good.
 * **Not counted**: hits are not counted (a counter costs as much as the hit; measured in
   ``bench/mmu.py``). ``Tlb`` statistics count what reaches the sets: their hits, and
   misses (walks).
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from vmcore_domain_services.mmu.access import Access
 
@@ -30,19 +32,17 @@ DEFAULT_CAPACITY = 256
 
 
 class MicroTlb:
-    """The first-level TLB of one ASID (the owning ``Tlb`` keeps track of which) and one
-    permission ``table``."""
+    """The first-level TLB of the current context (see the module docstring)."""
 
-    __slots__ = ("capacity", "maps", "retired", "table")
+    __slots__ = ("capacity", "maps")
 
-    def __init__(self, table: Sequence[int], capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
         if capacity <= 0:
             raise ValueError(f"a micro-TLB holds at least one page per access: {capacity}")
-        self.table = table  # what it was filled under; holding it keeps its id unique
         self.capacity = capacity
         self.maps: tuple[PageMap, PageMap, PageMap] = ({}, {}, {})
-        """By :class:`Access`: 4 KiB page number -> physical minus virtual address."""
-        self.retired = False
+        """By :class:`Access`: 4 KiB page number -> physical minus virtual address. The
+        dicts live as long as the micro-TLB (callers may keep them)."""
 
     def lookup(self, va: int, access: Access) -> int | None:
         """The physical address of ``va`` if this micro-TLB holds it for ``access``."""
@@ -51,22 +51,21 @@ class MicroTlb:
 
     def fill(self, va: int, access: Access, pa: int) -> None:
         """Remember that ``va``'s 4 KiB page is at ``pa``'s for ``access``."""
-        if self.retired:
-            return
         pages = self.maps[access]
         if len(pages) >= self.capacity and va >> 12 not in pages:
             del pages[next(iter(pages))]
         pages[va >> 12] = pa - va
 
+    def forget(self, access: Access, physical_page: int) -> None:
+        """Drop the pages of ``access`` that map to ``physical_page`` (address >> 12)."""
+        pages = self.maps[access]
+        doomed = [vpn for vpn, delta in pages.items() if (vpn << 12) + delta >> 12 == physical_page]
+        for vpn in doomed:
+            del pages[vpn]
+
     def clear(self) -> None:
         for pages in self.maps:
             pages.clear()
-
-    def retire(self) -> None:
-        """Empty it for good: its owner no longer invalidates it, so it must never fill
-        again (a ``translate`` still bound to it keeps working, through the slow path)."""
-        self.retired = True
-        self.clear()
 
     def __len__(self) -> int:
         return sum(len(pages) for pages in self.maps)

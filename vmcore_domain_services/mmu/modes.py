@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from enum import Enum
-
 from attrs import frozen
 
-
-class Architecture(Enum):
-    RISCV = "riscv"
-    X86_64 = "x86-64"
+from vmcore.domain import Architecture
 
 
 @frozen
@@ -39,24 +34,14 @@ class PagingMode:
     def page_size_at(self, level: int) -> int:
         return 1 << self.page_shift_at(level)
 
-    @property
-    def page_sizes(self) -> tuple[int, ...]:
-        """Every page size a leaf can map in this mode, smallest first."""
-        return tuple(self.page_size_at(level) for level in self.leaf_levels)
-
     def index(self, va: int, level: int) -> int:
         """The table index of ``va`` at ``level``."""
         return (va >> self.page_shift_at(level)) & ((1 << self.index_bits) - 1)
 
-    def is_canonical(self, va: int) -> bool:
-        """True if bits 63..va_bits-1 of the 64-bit ``va`` are all equal."""
-        top = va >> (self.va_bits - 1)
-        return top == 0 or top == (1 << (65 - self.va_bits)) - 1
 
-
-SV39 = PagingMode("Sv39", Architecture.RISCV, levels=3, leaf_levels=(0, 1, 2))
-SV48 = PagingMode("Sv48", Architecture.RISCV, levels=4, leaf_levels=(0, 1, 2, 3))
-SV57 = PagingMode("Sv57", Architecture.RISCV, levels=5, leaf_levels=(0, 1, 2, 3, 4))
+SV39 = PagingMode("Sv39", Architecture.RISCV64, levels=3, leaf_levels=(0, 1, 2))
+SV48 = PagingMode("Sv48", Architecture.RISCV64, levels=4, leaf_levels=(0, 1, 2, 3))
+SV57 = PagingMode("Sv57", Architecture.RISCV64, levels=5, leaf_levels=(0, 1, 2, 3, 4))
 X86_64_4LEVEL = PagingMode("x86-64 4-level", Architecture.X86_64, levels=4, leaf_levels=(0, 1, 2))
 X86_64_5LEVEL = PagingMode(
     "x86-64 5-level (LA57)", Architecture.X86_64, levels=5, leaf_levels=(0, 1, 2)

@@ -23,10 +23,6 @@ class Translation(NamedTuple):
     pte_addresses: tuple[int, ...]
     leaf_pte: int
 
-    @property
-    def page_base(self) -> int:
-        return self.physical_address & -self.page_size
-
 
 class PageFault(NamedTuple):
     """A failed walk, as the architecture reports it.

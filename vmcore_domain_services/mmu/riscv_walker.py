@@ -52,6 +52,7 @@ _KIND = tuple(
     else (_LEAF_KIND if bits & _LEAF else _POINTER)
     for bits in range(16)
 )
+_M64 = (1 << 64) - 1
 _RESERVED = 0x3FF << 54  # PTE bits 63:54 (Svnapot, Svpbmt and reserved: must be 0 here)
 # D, A and U of a pointer PTE are "reserved for future standard use" (4.3.1), and a set
 # reserved bit is a page fault (4.3.2 step 3, since privileged spec 1.12; QEMU 7.2, Spike).
@@ -114,8 +115,9 @@ def _fast_walk(
     top = va >> (_LEVEL_SHIFT[levels] - 1)
     if top and top != top_ones:
         return None
-    # A pointer is V=1, R=W=X=0 with its reserved bits clear (QEMU 5.0 checks none).
-    reserved = 0 if context.qemu_5_0 else _RESERVED
+    # A pointer is V=1, R=W=X=0 with its reserved bits clear (QEMU 5.0 checks none). A leaf
+    # with bits 63:54 set always goes to _end_of_walk: a fault, or (QEMU 5.0) a PPN whose
+    # high bits shift out of the 64-bit address.
     pointer_mask = (0 if context.qemu_5_0 else _POINTER_RESERVED) | 0xF
     pages = memory.word_pages
     table = root >> 12  # page number of the table being read
@@ -152,7 +154,7 @@ def _fast_walk(
     addresses = upper + (address2, address1, (table0 << 12) + index0 * 8)  # noqa: RUF005
     flags = pte & 0xFF
     rights = context.rights_table[flags]
-    if not (rights & _READY_LEAF[flags]) >> access & 1 or pte & reserved:
+    if not (rights & _READY_LEAF[flags]) >> access & 1 or pte & _RESERVED:
         return _end_of_walk(0, pte, va, access, context, memory, probe, addresses)
     return _new_translation(
         Translation,
@@ -206,7 +208,7 @@ def spec_walk_riscv(
             return _end_of_walk(level, pte, va, access, context, memory, probe, pte_addresses)
         level -= 1
         shift -= 9
-        table = (pte >> 10) << 12
+        table = ((pte >> 10) << 12) & _M64  # QEMU 5.0: bits 63:54 shift out (hwaddr)
 
 
 def _end_of_walk(
@@ -230,7 +232,8 @@ def _end_of_walk(
         if pte & (PTE_D | PTE_A | PTE_U) and not context.qemu_5_0:
             return _page_fault(va, access, f"D, A or U set in the pointer at level {level}")
         return _page_fault(va, access, "no leaf at level 0")
-    # A leaf. Bits 63:54 are clear here unless compat (QEMU 5.0 folds them into the PPN).
+    # A leaf. Bits 63:54 are clear here unless compat: QEMU 5.0 folds them into the PPN and
+    # computes the address in a 64-bit hwaddr, so what shifts past bit 63 is lost.
     ppn = pte >> 10
     rights = context.rights_table[pte & 0xFF]
     if not rights >> access & 1:
@@ -248,7 +251,7 @@ def _end_of_walk(
             except MemoryAccessError:
                 return PageFault(ACCESS_FAULT_CAUSE[access], va, access, 0, "PTE outside memory")
     shift = _LEVEL_SHIFT[level]
-    physical = ((ppn >> (9 * level)) << shift) | (va & ((1 << shift) - 1))
+    physical = (((ppn >> (9 * level)) << shift) | (va & ((1 << shift) - 1))) & _M64
     return _new_translation(
         Translation,
         (physical, 1 << shift, pte & 0xFF, rights, pte & PTE_G != 0, tuple(pte_addresses), pte),

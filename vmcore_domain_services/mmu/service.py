@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from uuid import UUID
 
+from vmcore.domain import VirtualMachine
 from vmcore.domain.runtime import RuntimeEvent, RuntimePublisher, discard_runtime_event
 from vmcore_domain_services.mmu.access import Access, Privilege, RiscvContext, X86Context
 from vmcore_domain_services.mmu.faults import TLB_FLUSHED_TOPIC, raise_mmu_exception
@@ -15,14 +16,17 @@ from vmcore_domain_services.mmu.results import PageFault, Translation
 from vmcore_domain_services.mmu.tlb import Tlb, TlbStats, Translate
 from vmcore_domain_services.mmu.walker import walk
 
-FLUSHING_TOPICS = (
-    "vm.stopped",
-    "vm.crashed",
-    "vm.snapshot_restored",
-    "vm.migration_completed",
-    "vm.memory_freed",
-    "vm.memory_unmapped",
-    "vm.deleted",
+FLUSHING_TOPICS = tuple(
+    event.bus_topic
+    for event in (
+        VirtualMachine.Stopped,
+        VirtualMachine.Crashed,
+        VirtualMachine.SnapshotRestored,
+        VirtualMachine.MigrationCompleted,
+        VirtualMachine.MemoryFreed,
+        VirtualMachine.MemoryUnmapped,
+        VirtualMachine.Deleted,
+    )
 )
 """Domain events after which no cached translation of that VM may be used again."""
 
@@ -37,7 +41,10 @@ class MmuService:
     ``translate(va, access)`` is the executor's entry point: the physical address of
     ``va`` for ``access``, or ``MmuTrap`` on a fault. It is a function bound by the TLB
     (:meth:`Tlb.bind`) to the current ASID and permission table, rebound whenever either
-    changes: a hit in its micro-TLB is one dict probe and one addition.
+    changes: a hit in the first level (``tlb.first_level``, the one micro-TLB) is one dict
+    probe and one addition. Bare mode (and RISC-V M-mode) goes through the same first level,
+    filled with the identity. ``cacheable(pa, access)``, if set before the next rebind, says
+    which results may enter the first level (the memory port admits RAM pages only).
     """
 
     translate: Translate
@@ -65,6 +72,7 @@ class MmuService:
         self.tlb = tlb if tlb is not None else Tlb(shifts[:3] or (12, 21, 30))
         self._table = tlb_table_for(self._context)
         self._bare = False
+        self.cacheable: Callable[[int, Access], bool] | None = None
         self._rebind()
         self.page_faults = 0
 
@@ -149,9 +157,9 @@ class MmuService:
     def _rebind(self) -> None:
         self._bare = self._is_bare()
         if self._bare:
-            self.translate = _untranslated
+            self.translate = self.tlb.bind(0, _BARE, _untranslated, self.cacheable, sets=False)
         else:
-            self.translate = self.tlb.bind(self._asid, self._table, self._walk)
+            self.translate = self.tlb.bind(self._asid, self._table, self._walk, self.cacheable)
 
     def _is_bare(self) -> bool:
         if self._mode is None:
@@ -172,6 +180,10 @@ class MmuService:
 def _globals_enabled(context: RiscvContext | X86Context) -> bool:
     """Whether G entries are global: always on RISC-V, with CR4.PGE on x86-64."""
     return not isinstance(context, X86Context) or context.pge
+
+
+_BARE = (0b111,) * 256
+"""The permission table of Bare mode: every access, whatever the flags."""
 
 
 def _untranslated(va: int, access: Access) -> int:

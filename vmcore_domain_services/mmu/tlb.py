@@ -8,9 +8,9 @@ permission table (see :func:`~vmcore_domain_services.mmu.permissions.tlb_table_f
 it never grants an access that a fresh walk would deny, nor a store that would first have
 to set the D bit. Replacement within a set is exact LRU.
 
-In front of it sit :class:`~vmcore_domain_services.mmu.micro_tlb.MicroTlb` first levels,
-one per ASID and permission table in use. :meth:`Tlb.bind` returns the ``translate(va,
-access)`` that probes one of them and falls back to the sets, then to a walk.
+In front of it sits the first level, one :class:`~vmcore_domain_services.mmu.micro_tlb.MicroTlb`
+for the current context. :meth:`Tlb.bind` empties it and returns the ``translate(va,
+access)`` that probes it and falls back to the sets, then to a walk.
 """
 
 from __future__ import annotations
@@ -26,14 +26,13 @@ from vmcore_domain_services.mmu.results import Translation
 _ASID_SHIFT = 17
 _ASID_MASK = (1 << _ASID_SHIFT) - 1
 MAX_ASID = (1 << 16) - 1
-MAX_MICRO_TLBS = 64
-"""Micro-TLBs kept at once (one per ASID and permission table in use); beyond, all go."""
 _DELTA, _FLAGS, _STAMP = 0, 1, 2
 
 _KeyPredicate = Callable[[int], bool]
 _RangePredicate = Callable[[int, int], bool]
 Entry = list[int]
 Translate = Callable[[int, Access], int]
+Cacheable = Callable[[int, Access], bool]
 
 
 @frozen
@@ -98,29 +97,45 @@ class Tlb:
         self._classes = [
             _SizeClass(shift, chosen.get(shift, TlbGeometry(4, 4))) for shift in sorted(page_shifts)
         ]
-        self._micros: dict[tuple[int, int], MicroTlb] = {}
-        self._micro_capacity = micro_capacity
+        self.first_level = MicroTlb(micro_capacity)
+        """The micro-TLB of the context last bound (see :meth:`bind`)."""
         self._clock = 0  # LRU clock: advanced by every hit and every insert
         self.hits = 0
         self.misses = 0
         self.evictions = 0
 
     # -- lookup and fill ------------------------------------------------------------------
-    def bind(self, asid: int, table: Sequence[int], walk: Translate) -> Translate:
-        """A ``translate(va, access)`` for one ASID and permission ``table``: the micro-TLB,
-        then the sets, then ``walk(va, access)``, which must return the physical address
-        after inserting the translation (or raise for a fault). Each result fills the
-        micro-TLB. Rebind after a change of ASID or context."""
-        micro = self.micro(asid, table)
+    def bind(
+        self,
+        asid: int,
+        table: Sequence[int],
+        walk: Translate,
+        cacheable: Cacheable | None = None,
+        *,
+        sets: bool = True,
+    ) -> Translate:
+        """A ``translate(va, access)`` for one ASID and permission ``table``: the first
+        level, then the sets (unless ``sets`` is False: Bare mode caches no walk), then
+        ``walk(va, access)``, which must return the physical address after inserting the
+        translation (or raise for a fault). A result fills the first level if
+        ``cacheable(pa, access)`` allows it (default: always).
+
+        Binding empties the first level and hands it to the new context: a ``translate``
+        bound earlier must not be used again (``MmuService`` rebinds its own attribute).
+        """
+        _check_asid(asid)
+        micro = self.first_level
+        micro.clear()
         maps = micro.maps
         fill = micro.fill
         lookup = self.lookup
 
         def refill(va: int, access: Access) -> int:
-            pa = lookup(va, asid, access, table)
+            pa = lookup(va, asid, access, table) if sets else None
             if pa is None:
                 pa = walk(va, access)
-            fill(va, access, pa)
+            if cacheable is None or cacheable(pa, access):
+                fill(va, access, pa)
             return pa
 
         def translate(va: int, access: Access) -> int:
@@ -133,19 +148,6 @@ class Tlb:
             return refill(va, access)
 
         return translate
-
-    def micro(self, asid: int, table: Sequence[int]) -> MicroTlb:
-        """The micro-TLB of ``asid`` under permission ``table`` (made on first use)."""
-        _check_asid(asid)
-        key = (asid, id(table))  # the micro-TLB holds ``table``, so its id stays unique
-        micro = self._micros.get(key)
-        if micro is None:
-            if len(self._micros) >= MAX_MICRO_TLBS:
-                for retired in self._micros.values():
-                    retired.retire()
-                self._micros.clear()
-            micro = self._micros[key] = MicroTlb(table, self._micro_capacity)
-        return micro
 
     def lookup(self, va: int, asid: int, access: int, table: Sequence[int]) -> int | None:
         """The physical address for ``va`` if the sets hold an entry of ``asid`` (or a
@@ -272,8 +274,7 @@ class Tlb:
         return chosen
 
     def _clear_micros(self) -> None:
-        for micro in self._micros.values():
-            micro.clear()
+        self.first_level.clear()
 
     def _drop_where(
         self,

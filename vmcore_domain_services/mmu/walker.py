@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from vmcore.domain import Architecture
 from vmcore_domain_services.mmu.access import Access, RiscvContext, X86Context
-from vmcore_domain_services.mmu.modes import Architecture, PagingMode
+from vmcore_domain_services.mmu.modes import PagingMode
 from vmcore_domain_services.mmu.protocols import PhysicalMemory
 from vmcore_domain_services.mmu.results import PageFault, Translation
 from vmcore_domain_services.mmu.riscv_walker import walk_riscv
 from vmcore_domain_services.mmu.x86_walker import walk_x86
 
 Context = RiscvContext | X86Context
-_RISCV = Architecture.RISCV
+_RISCV = Architecture.RISCV64
 
 
 def walk(
@@ -67,7 +68,7 @@ def walk_batch(
     probe: bool = False,
 ) -> list[Translation | PageFault]:
     """Walk many addresses under one mode, root and context, in order."""
-    if mode.architecture is Architecture.RISCV:
+    if mode.architecture is Architecture.RISCV64:
         if not isinstance(context, RiscvContext):
             raise TypeError(f"{mode.name} needs a RiscvContext")
         return [walk_riscv(mode, root, va, access, context, memory, probe) for va in vas]

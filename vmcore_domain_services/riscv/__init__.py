@@ -1,9 +1,11 @@
 """RV64IMAC + Zicsr + Zifencei guest: decoder, interpreter, IR, passes, code generation,
 CSRs and traps, the machine's devices and the ELF loader."""
 
+from vmcore_domain_services.mmu.access import Privilege
+
 from .asm import assemble, encode, li
 from .codegen import BlockFunction, compile_block, generate_source
-from .csr import Csr, CsrFile, Mstatus, Priv
+from .csr import Csr, CsrFile, Mstatus
 from .decoder import ILLEGAL, Insn, decode, decode_word
 from .devices import CLINT_BASE, FINISHER_BASE, UART_BASE, Clint, TestFinisher, Uart
 from .elf import ElfImage, load_elf
@@ -35,7 +37,7 @@ __all__ = [
     "Interpreter",
     "MemoryPort",
     "Mstatus",
-    "Priv",
+    "Privilege",
     "Resync",
     "SystemHooks",
     "TestFinisher",

@@ -117,10 +117,12 @@ _SIZE = {"b": 1, "h": 2, "w": 4, "d": 8}
 
 
 def _memory_op(op: Op, em: _Emitter, ind: str, dst: Reg | Tmp | None) -> list[str]:
-    """A load or store with the micro-TLB lookup inlined; misses call the port function.
+    """A load or store with the first-level TLB lookup inlined; misses call the port
+    function.
 
-    ``_rtlb``/``_wtlb`` are the MemoryPort's read/write micro-TLB ``get`` methods and
-    ``_read``/``_write`` guest memory's physical accessors (see ``PythonBackend``).
+    ``_rtlb``/``_wtlb`` are the ``get`` methods of the MMU's first-level load and store maps
+    (page number -> pa - va, RAM pages only) and ``_read``/``_write`` guest memory's
+    physical accessors (see ``PythonBackend``).
     """
     size = _SIZE[op.opcode[1]]
     addr = em.val(op.args[0])
@@ -130,11 +132,11 @@ def _memory_op(op: Op, em: _Emitter, ind: str, dst: Reg | Tmp | None) -> list[st
             f"{ind}a_ = {addr}",
             f"{ind}b_ = _wtlb(a_ >> 12)",
             f"{ind}if b_ is not None and a_ & 4095 <= {4096 - size}:",
-            f"{ind}    _write(b_ | (a_ & 4095), {size}, {value})",
+            f"{ind}    _write(a_ + b_, {size}, {value})",
             f"{ind}else:",
             f"{ind}    _{op.opcode}(a_, {value})",
         ]
-    fast = f"_read(b_ | (a_ & 4095), {size})"
+    fast = f"_read(a_ + b_, {size})"
     if not op.opcode.endswith("u") and size < 8:
         sign = 1 << (8 * size - 1)
         fast = f"(({fast} ^ {sign}) - {sign}) & {_M}"

@@ -3,22 +3,20 @@
 Reads and writes are checked against the current privilege (CSR address bits 9:8 give
 the lowest privilege, bits 11:10 == 3 mark read-only) and raise an illegal-instruction
 :class:`GuestTrap` when not allowed. Writes that change address translation (``satp``,
-``mstatus`` MPRV/MPP/SUM/MXR) call ``on_translation_change``.
+``mstatus`` MPRV/MPP/SUM/MXR) call ``on_translation_change``. ``satp`` takes the modes the MMU
+walks (Bare, Sv39, Sv48, Sv57); a write of any other MODE has no effect (privileged spec
+4.1.11). WARL registers (``misa``) ignore what they cannot hold and never trap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from vmcore_domain_services.mmu.access import Privilege
+
 from .errors import Cause, GuestTrap
 
-__all__ = ["Csr", "CsrFile", "Mstatus", "Priv"]
-
-
-class Priv:
-    U = 0
-    S = 1
-    M = 3
+__all__ = ["Csr", "CsrFile", "Mstatus"]
 
 
 class Csr:
@@ -96,8 +94,15 @@ _PLAIN_RW = {
 _ZERO_RO = {Csr.MVENDORID, Csr.MARCHID, Csr.MIMPID, Csr.MHARTID, Csr.MCONFIGPTR}
 
 
-def _pmp_or_hpm(num: int) -> bool:
-    return 0x3A0 <= num <= 0x3EF or 0x323 <= num <= 0x33F or 0xB03 <= num <= 0xB1F
+def _pmp(num: int) -> bool:
+    return 0x3A0 <= num <= 0x3EF
+
+
+def _hpm(num: int) -> bool:
+    """mhpmevent3-31, mhpmcounter3-31 and their user views hpmcounter3-31: hardwired to
+    zero (the spec allows it; QEMU 5.0 does the same), writes to the M-mode ones ignored.
+    hpmcounterN is readable wherever cycle and instret are (no counter-enable checks)."""
+    return 0x323 <= num <= 0x33F or 0xB03 <= num <= 0xB1F or 0xC03 <= num <= 0xC1F
 
 
 class CsrFile:
@@ -108,7 +113,7 @@ class CsrFile:
         instret: Callable[[], int],
         mtime: Callable[[], int],
         device_pending: Callable[[], int],
-        satp_modes: frozenset[int] = frozenset({0, 8}),
+        satp_modes: frozenset[int] = frozenset({0, 8, 9, 10}),
     ) -> None:
         self.values: dict[int, int] = dict.fromkeys(_PLAIN_RW, 0)
         self.values[Csr.MSTATUS] = _M.XLEN64
@@ -144,7 +149,7 @@ class CsrFile:
     def check(self, num: int, priv: int, write: bool) -> None:
         if priv < (num >> 8) & 3 or (write and (num >> 10) & 3 == 3):
             raise GuestTrap(Cause.ILLEGAL_INSTRUCTION)
-        if num == Csr.SATP and priv == Priv.S and self.mstatus & _M.TVM:
+        if num == Csr.SATP and priv == Privilege.S and self.mstatus & _M.TVM:
             raise GuestTrap(Cause.ILLEGAL_INSTRUCTION)
 
     def read(self, num: int, priv: int) -> int:
@@ -167,7 +172,9 @@ class CsrFile:
             return self._instret()
         if num == Csr.TIME:
             return self._mtime()
-        if num in _ZERO_RO or _pmp_or_hpm(num):
+        if num in _ZERO_RO or _hpm(num):
+            return 0
+        if _pmp(num):
             return v.get(num, 0)
         raise GuestTrap(Cause.ILLEGAL_INSTRUCTION)
 
@@ -205,9 +212,11 @@ class CsrFile:
             v[num] = value & ~1
         elif num in (Csr.MTVEC, Csr.STVEC):
             v[num] = value & ~2
-        elif num in _PLAIN_RW or _pmp_or_hpm(num):
+        elif num in _PLAIN_RW or _pmp(num):
             v[num] = value
-        elif num in (Csr.MCYCLE, Csr.MINSTRET):
-            pass  # counters follow the retired-instruction count
+        elif num in (Csr.MCYCLE, Csr.MINSTRET) or _hpm(num):
+            pass  # counters follow the retired-instruction count; hpm ones are zero
+        elif num == Csr.MISA:
+            pass  # WARL: the extensions are fixed, so every write is ignored (no trap)
         else:
             raise GuestTrap(Cause.ILLEGAL_INSTRUCTION)

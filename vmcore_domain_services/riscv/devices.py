@@ -84,9 +84,6 @@ class Clint:
     def mtime(self) -> int:
         return (self._instret() + self.time_offset) & ((1 << 64) - 1)
 
-    def timer_pending(self) -> bool:
-        return self.mtime() >= self.mtimecmp
-
     def pending(self) -> int:
         """The mip bits this CLINT drives: MTIP (bit 7) and MSIP (bit 3)."""
         return (0x80 if self.mtime() >= self.mtimecmp else 0) | (0x8 if self.msip else 0)

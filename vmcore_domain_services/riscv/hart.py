@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .csr import Csr, CsrFile, Mstatus, Priv
+from vmcore_domain_services.mmu.access import Privilege
+
+from .csr import Csr, CsrFile, Mstatus
 
 __all__ = ["Hart", "enter_trap", "mret", "pending_interrupt", "sret"]
 
@@ -25,7 +27,7 @@ class Hart:
         """``device_pending()`` returns the mip bits devices drive (MTIP, MSIP)."""
         self.x: list[int] = [0] * 32
         self.pc = 0
-        self.priv = Priv.M
+        self.priv: int = Privilege.M
         self.instret = 0
         self.reservation: int | None = None
         """The address LR reserved (None: no reservation)."""
@@ -50,7 +52,7 @@ def enter_trap(hart: Hart, cause: int, tval: int, interrupt: bool = False) -> No
     xcause = cause | (_INTERRUPT if interrupt else 0)
     status = csr.mstatus
     hart.reservation = None
-    if hart.priv <= Priv.S and (deleg >> cause) & 1:
+    if hart.priv <= Privilege.S and (deleg >> cause) & 1:
         v[Csr.SEPC] = hart.pc
         v[Csr.SCAUSE] = xcause
         v[Csr.STVAL] = tval
@@ -58,10 +60,10 @@ def enter_trap(hart: Hart, cause: int, tval: int, interrupt: bool = False) -> No
         status &= ~(Mstatus.SPIE | Mstatus.SPP | Mstatus.SIE)
         if old & Mstatus.SIE:
             status |= Mstatus.SPIE
-        if hart.priv == Priv.S:
+        if hart.priv == Privilege.S:
             status |= Mstatus.SPP
         tvec = v[Csr.STVEC]
-        target = Priv.S
+        target = Privilege.S
     else:
         v[Csr.MEPC] = hart.pc
         v[Csr.MCAUSE] = xcause
@@ -72,7 +74,7 @@ def enter_trap(hart: Hart, cause: int, tval: int, interrupt: bool = False) -> No
             status |= Mstatus.MPIE
         status |= hart.priv << Mstatus.MPP_SHIFT
         tvec = v[Csr.MTVEC]
-        target = Priv.M
+        target = Privilege.M
     csr.mstatus = status
     base = tvec & ~3
     hart.pc = base + 4 * cause if (tvec & 1 and interrupt) else base
@@ -87,7 +89,7 @@ def mret(hart: Hart) -> None:
     if status & Mstatus.MPIE:
         status |= Mstatus.MIE
     status |= Mstatus.MPIE
-    if mpp != Priv.M:
+    if mpp != Privilege.M:
         status &= ~Mstatus.MPRV
     csr.mstatus = status
     hart.pc = csr.values[Csr.MEPC]
@@ -98,7 +100,7 @@ def mret(hart: Hart) -> None:
 def sret(hart: Hart) -> None:
     csr = hart.csr
     status = csr.mstatus
-    spp = Priv.S if status & Mstatus.SPP else Priv.U
+    spp = Privilege.S if status & Mstatus.SPP else Privilege.U
     status &= ~(Mstatus.SIE | Mstatus.SPP | Mstatus.MPRV)
     if status & Mstatus.SPIE:
         status |= Mstatus.SIE
@@ -117,8 +119,8 @@ def pending_interrupt(hart: Hart) -> int | None:
         return None
     status = csr.mstatus
     mideleg = csr.values[Csr.MIDELEG]
-    m_on = hart.priv < Priv.M or bool(status & Mstatus.MIE)
-    s_on = hart.priv < Priv.S or (hart.priv == Priv.S and bool(status & Mstatus.SIE))
+    m_on = hart.priv < Privilege.M or bool(status & Mstatus.MIE)
+    s_on = hart.priv < Privilege.S or (hart.priv == Privilege.S and bool(status & Mstatus.SIE))
     for cause in _PRIORITY:
         if pending >> cause & 1:
             if (mideleg >> cause) & 1:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from vmcore_domain_services.mmu.access import Privilege
+
 from . import alu
-from .csr import Mstatus, Priv
+from .csr import Mstatus
 from .decoder import Insn, decode
 from .errors import Cause, GuestTrap, Resync
 from .hart import Hart, mret, sret
@@ -228,26 +230,26 @@ class Interpreter:
             return h
 
         def do_mret(i: Insn, pc: int) -> int:
-            if hart.priv < Priv.M:
+            if hart.priv < Privilege.M:
                 raise GuestTrap(Cause.ILLEGAL_INSTRUCTION, i.raw)
             mret(hart)
             hooks.csr_written()
             return hart.pc
 
         def do_sret(i: Insn, pc: int) -> int:
-            if hart.priv < Priv.S or (hart.priv == Priv.S and csr.mstatus & Mstatus.TSR):
+            if hart.priv < Privilege.S or (hart.priv == Privilege.S and csr.mstatus & Mstatus.TSR):
                 raise GuestTrap(Cause.ILLEGAL_INSTRUCTION, i.raw)
             sret(hart)
             hooks.csr_written()
             return hart.pc
 
         def wfi(i: Insn, pc: int) -> int:
-            if hart.priv < Priv.M and csr.mstatus & Mstatus.TW:
+            if hart.priv < Privilege.M and csr.mstatus & Mstatus.TW:
                 raise GuestTrap(Cause.ILLEGAL_INSTRUCTION, i.raw)
             return pc + i.length
 
         def sfence(i: Insn, pc: int) -> int:
-            if hart.priv == Priv.U or (hart.priv == Priv.S and csr.mstatus & Mstatus.TVM):
+            if hart.priv == Privilege.U or (hart.priv == Privilege.S and csr.mstatus & Mstatus.TVM):
                 raise GuestTrap(Cause.ILLEGAL_INSTRUCTION, i.raw)
             hooks.sfence_vma(x[i.rs1] if i.rs1 else None, x[i.rs2] & 0xFFFF if i.rs2 else None)
             return pc + i.length

@@ -145,9 +145,3 @@ class Block:
     def retired(self) -> int:
         n = len(self.pcs)
         return n - 1 if isinstance(self.terminator, Trap) else n
-
-    def dump(self) -> str:
-        lines = [f"block {self.pc:#x} ({len(self.pcs)} insns)"]
-        lines += [f"  {op}" for op in self.ops]
-        lines.append(f"  -> {self.terminator}")
-        return "\n".join(lines)

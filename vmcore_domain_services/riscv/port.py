@@ -1,18 +1,21 @@
 """The guest's view of memory: virtual loads, stores and fetches through the MMU.
 
 A :class:`MemoryPort` translates virtual addresses through the MMU service
-(:class:`vmcore_domain_services.mmu.MmuService`: its TLB, then its Sv39/Sv48 walker) and
-keeps each result in three small per-context micro-TLBs in front of it (read, write,
-execute: virtual page -> physical page base), so the common case costs one dict lookup
-before the physical access in :class:`~vmcore_domain_services.memory.GuestMemory`. Only RAM
-pages are cached; device pages and page-crossing accesses always take the slow path.
+(:class:`vmcore_domain_services.mmu.MmuService`: its first-level micro-TLB, then its sets,
+then its Sv39/Sv48/Sv57 walker). The port keeps no cache of its own: its fast paths and the
+generated code probe the MMU's first level (``rtlb``, ``wtlb``, ``xtlb`` are its load, store
+and fetch maps, ``page number -> pa - va``) inline, so the common case costs one dict
+lookup before the physical access in :class:`~vmcore_domain_services.memory.GuestMemory`,
+and every TLB invalidation (``sfence.vma``, a context change, a VM event) empties what the
+port sees. The port tells the MMU what may enter that level (:meth:`_cacheable`): RAM pages
+only (device pages and page-crossing accesses always take the slow path), and never a page
+holding translated code for stores: a store to one takes the slow path and calls
+``on_code_write``, which drops the blocks whose bytes it overwrote; if there were any,
+:class:`~.errors.Resync` stops the running block right after the store.
 
-The micro-TLBs hold the rights of the current context, so the machine calls :meth:`flush`
-when the privilege, ``satp`` or ``mstatus`` MPRV/MPP/SUM/MXR change (the service gets the
-new satp and context) and :meth:`sfence_vma` on ``sfence.vma`` (the service's TLB too).
-Physical pages holding translated code are never cached for writing: a store to one takes
-the slow path and calls ``on_code_write``, which drops the blocks whose bytes it overwrote;
-if there were any, :class:`~.errors.Resync` stops the running block right after the store.
+The machine calls :meth:`flush` when the privilege, ``satp`` or ``mstatus``
+MPRV/MPP/SUM/MXR change (the service gets the new satp and context, which empties the first
+level) and :meth:`sfence_vma` on ``sfence.vma``.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from vmcore_domain_services.mmu import (
     RiscvContext,
 )
 
-from .csr import Mstatus, Priv
+from .csr import Mstatus
 from .errors import Cause, DeviceAccess, GuestTrap, Resync
 from .hart import Hart
 
@@ -53,9 +56,10 @@ class MemoryPort:
         self.memory = memory
         self.hart = hart
         self.mmu = MmuService(memory, context=RiscvContext(Privilege.MACHINE), publish=publish)
-        self.rtlb: dict[int, int] = {}
-        self.wtlb: dict[int, int] = {}
-        self.xtlb: dict[int, int] = {}
+        self.mmu.cacheable = self._cacheable
+        first_level = self.mmu.tlb.first_level
+        self.micro = first_level
+        self.xtlb, self.rtlb, self.wtlb = first_level.maps  # by Access: FETCH, LOAD, STORE
         self.code_pages: set[int] = set()
         self.on_code_write: Callable[[int, int], bool] = lambda pa, size: False
         """Called with (physical address, size) for a store to a code page; returns True if
@@ -63,28 +67,26 @@ class MemoryPort:
         self.walks = 0
         self.translated = False
         """True while a translated block runs: device accesses then raise DeviceAccess."""
-        self._data_bare = True
-        self._fetch_bare = True
+        self._fetch_apart = False
         self._paging = False
         self._build()
         self.flush()
 
     # -- context ---------------------------------------------------------------------------
     def flush(self) -> None:
-        """Forget the micro-TLBs and hand the current satp and context to the MMU service.
+        """Hand the current satp and context to the MMU service (which empties the first
+        level).
 
         Fetches in M-mode are never translated; loads and stores use mstatus.MPP as their
         privilege when MPRV is set (the service's context is the data context, which is the
-        fetch context whenever the hart is below M-mode).
+        fetch context except in M-mode with MPRV and paging: there fetches are the identity
+        and bypass the first level).
         """
-        self.rtlb.clear()
-        self.wtlb.clear()
-        self.xtlb.clear()
         hart = self.hart
         status = hart.csr.mstatus
         satp = hart.csr.satp
-        data_priv = hart.priv
-        if status & Mstatus.MPRV and hart.priv == Priv.M:
+        data_priv: int = hart.priv
+        if status & Mstatus.MPRV and hart.priv == Privilege.M:
             data_priv = (status >> Mstatus.MPP_SHIFT) & 3
         self.mmu.write_satp(satp)
         self.mmu.set_context(
@@ -97,8 +99,7 @@ class MemoryPort:
         )
         paging = satp >> 60 != 0
         self._paging = paging
-        self._data_bare = not paging or data_priv == Priv.M
-        self._fetch_bare = not paging or hart.priv == Priv.M
+        self._fetch_apart = paging and hart.priv == Privilege.M and data_priv != Privilege.M
 
     def sfence_vma(self, va: int | None = None, asid: int | None = None) -> None:
         """``sfence.vma``: drop the service's matching TLB entries and every micro-TLB."""
@@ -111,14 +112,18 @@ class MemoryPort:
     def add_code_page(self, page: int) -> None:
         """Mark physical page ``page`` (address >> 12) as holding translated code."""
         self.code_pages.add(page)
-        base = page << 12
-        for vpn in [vpn for vpn, b in self.wtlb.items() if b == base]:
-            del self.wtlb[vpn]
+        self.micro.forget(Access.STORE, page)
+
+    def _cacheable(self, pa: int, access: Access) -> bool:
+        """What may enter the first level: whole RAM pages, and for stores not code pages."""
+        return self.memory.in_ram(pa & ~4095, 4096) and not (
+            access == Access.STORE and pa >> 12 in self.code_pages
+        )
 
     # -- translation -----------------------------------------------------------------------
     def translate(self, va: int, access: Access) -> int:
         """The physical address of ``va`` for ``access``; raises a page-fault GuestTrap."""
-        if self._fetch_bare if access == Access.FETCH else self._data_bare:
+        if access == Access.FETCH and self._fetch_apart:
             return va
         self.walks += 1
         try:
@@ -127,25 +132,25 @@ class MemoryPort:
             raise GuestTrap(trap.fault.cause, va) from None
 
     def fetch_page(self, va: int) -> int:
-        """Physical base of the RAM page holding code at ``va`` (fills the execute TLB)."""
-        base = self.xtlb.get(va >> 12)
-        if base is None:
-            pa = self.translate(va, Access.FETCH)
-            base = pa & ~4095
-            if not self.memory.in_ram(base, 4096):
-                raise GuestTrap(Cause.FETCH_ACCESS, va)
-            self.xtlb[va >> 12] = base
+        """Physical base of the RAM page holding code at ``va`` (fills the first level)."""
+        delta = self.xtlb.get(va >> 12)
+        if delta is not None and not self._fetch_apart:
+            return (va & ~4095) + delta
+        base = self.translate(va, Access.FETCH) & ~4095
+        if not self.memory.in_ram(base, 4096):
+            raise GuestTrap(Cause.FETCH_ACCESS, va)
         return base
 
     def fetch(self, va: int) -> int:
         """The instruction parcel(s) at ``va``: 16 bits if compressed, else 32 bits."""
         read = self.memory.read
         off = va & 4095
-        lo: int = read(self.fetch_page(va) | off, 2)
+        base = self.fetch_page(va)
+        lo: int = read(base | off, 2)
         if lo & 3 != 3:
             return lo
         if off <= 4092:
-            return lo | read(self.xtlb[va >> 12] | (off + 2), 2) << 16
+            return lo | read(base | (off + 2), 2) << 16
         nxt = (va + 2) & _M64
         return lo | read(self.fetch_page(nxt) | (nxt & 4095), 2) << 16
 
@@ -160,13 +165,19 @@ class MemoryPort:
             value: int = self.memory.read(pa, size)
         except MemoryAccessError:
             raise GuestTrap(Cause.LOAD_ACCESS, va) from None
-        base = pa & ~4095
-        if self.memory.in_ram(base, 4096):
-            self.rtlb[va >> 12] = base
         return value
 
     def store_slow(self, va: int, size: int, value: int) -> None:
         if (va & 4095) + size > 4096:
+            # All or nothing: both pages must take the store before any byte is written
+            # (QEMU fills the TLB for the first page, then the second, then writes).
+            second = ((va | 4095) + 1) & _M64
+            for page_va in (va, second):
+                pa = self.translate(page_va, Access.STORE)
+                if self.translated and not self.memory.in_ram(pa, 1):
+                    raise DeviceAccess()
+                if not self.memory.is_mapped(pa):
+                    raise GuestTrap(Cause.STORE_ACCESS, page_va)
             for i in range(size):
                 self.store_slow((va + i) & _M64, 1, value >> (8 * i))
             return
@@ -177,13 +188,8 @@ class MemoryPort:
             self.memory.write(pa, size, value)
         except MemoryAccessError:
             raise GuestTrap(Cause.STORE_ACCESS, va) from None
-        base = pa & ~4095
-        if (pa >> 12) in self.code_pages:
-            if self.on_code_write(pa, size):
-                raise Resync()
-            return
-        if self.memory.in_ram(base, 4096):
-            self.wtlb[va >> 12] = base
+        if (pa >> 12) in self.code_pages and self.on_code_write(pa, size):
+            raise Resync()
 
     def probe_store(self, va: int) -> None:
         """Raise the store/AMO fault an access to ``va`` would raise (for AMOs, SC)."""
@@ -193,8 +199,9 @@ class MemoryPort:
                 raise GuestTrap(Cause.STORE_ACCESS, va)
 
     def block_functions(self) -> dict[str, Callable[..., Any]]:
-        """What generated block code calls: the loads and stores by mnemonic, the read and
-        write micro-TLB lookups (``rtlb``, ``wtlb``) and the physical ``read``/``write``."""
+        """What generated block code calls: the loads and stores by mnemonic, the first
+        level's load and store lookups (``rtlb``, ``wtlb``: page number -> pa - va) and the
+        physical ``read``/``write``."""
         return {
             **self.loads,
             **self.stores,
@@ -214,9 +221,9 @@ class MemoryPort:
             last = 4096 - size
 
             def load(va: int) -> int:
-                b = rtlb.get(va >> 12)
-                if b is not None and va & 4095 <= last:
-                    return read(b | (va & 4095), size)
+                d = rtlb.get(va >> 12)
+                if d is not None and va & 4095 <= last:
+                    return read(va + d, size)
                 return load_slow(va, size)
 
             return load
@@ -226,9 +233,9 @@ class MemoryPort:
             sign = 1 << (8 * size - 1)
 
             def load(va: int) -> int:
-                b = rtlb.get(va >> 12)
-                if b is not None and va & 4095 <= last:
-                    v = read(b | (va & 4095), size)
+                d = rtlb.get(va >> 12)
+                if d is not None and va & 4095 <= last:
+                    v = read(va + d, size)
                 else:
                     v = load_slow(va, size)
                 return ((v ^ sign) - sign) & _M64
@@ -240,9 +247,9 @@ class MemoryPort:
             mask = (1 << (8 * size)) - 1
 
             def store(va: int, value: int) -> None:
-                b = wtlb.get(va >> 12)
-                if b is not None and va & 4095 <= last:
-                    write(b | (va & 4095), size, value & mask)
+                d = wtlb.get(va >> 12)
+                if d is not None and va & 4095 <= last:
+                    write(va + d, size, value & mask)
                 else:
                     store_slow(va, size, value & mask)
 

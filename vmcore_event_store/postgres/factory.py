@@ -12,8 +12,8 @@ import psycopg
 from eventsourcing.persistence import OperationalError
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.utils import Environment, EnvType
-from psycopg.conninfo import conninfo_to_dict
 
+from vmcore_event_store.dsn import postgres_settings
 from vmcore_event_store.postgres.recorders import (
     VmcoreAggregateRecorder,
     VmcoreApplicationRecorder,
@@ -25,15 +25,6 @@ __all__ = ["DSN_KEYS", "Factory", "environment_with_dsn"]
 
 DSN_KEYS = ("VMCORE_POSTGRES_DSN", "POSTGRES_DSN")
 
-_DSN_TO_ENV = {
-    "dbname": "POSTGRES_DBNAME",
-    "host": "POSTGRES_HOST",
-    "port": "POSTGRES_PORT",
-    "user": "POSTGRES_USER",
-    "password": "POSTGRES_PASSWORD",
-}
-
-
 def environment_with_dsn(env: Environment | EnvType | None) -> Environment:
     """Returns ``env`` (as an Environment) with ``POSTGRES_*`` filled in from a DSN if set.
 
@@ -42,10 +33,9 @@ def environment_with_dsn(env: Environment | EnvType | None) -> Environment:
     environment = env if isinstance(env, Environment) else Environment(env=env)
     dsn = next((v for k in DSN_KEYS if (v := environment.get(k))), None)
     if dsn:
-        for part, key in _DSN_TO_ENV.items():
-            value = conninfo_to_dict(dsn).get(part)
-            if value is not None and environment.get(key) is None:
-                environment[key] = str(value)
+        for key, value in postgres_settings(dsn).items():
+            if environment.get(key) is None:
+                environment[key] = value
     return environment
 
 

@@ -172,7 +172,30 @@ def _scenario(draw: st.DrawFn) -> tuple[PagingMode, GuestMemory, PageTableBuilde
         address = builder.entry_address(va, level) if _path_exists(builder, va, level) else None
         if address is not None:
             memory.write(address, 8, memory.read(address, 8) ^ draw(st.integers(1, 255)))
+    for _ in range(draw(st.integers(0, 2))):  # set PTE bits 63:54 of a pointer or leaf
+        if not vas:
+            break
+        va = draw(st.sampled_from(vas))
+        level = draw(st.integers(0, mode.levels - 1))
+        if _path_exists(builder, va, level):
+            address = builder.entry_address(va, level)
+            high = draw(st.integers(1, 0x3FF)) << 54
+            memory.write(address, 8, memory.read(address, 8) | high)
     return mode, memory, builder, vas
+
+
+def test_a_leaf_with_bits_63_54_set_translates_as_qemu_does(qemu: _QemuRiscv) -> None:
+    """Issue 10, bug 1: QEMU 5.0 folds PTE bits 63:54 into the PPN and truncates the
+    address to 64 bits; our QEMU-compatible option must give the same address."""
+    memory = GuestMemory(RAM_SIZE, RAM)
+    memory.write(RAM + 1 * 8, 8, 0x8000_0000_2000_00CF)  # root[1]: a gigapage, bit 63 set
+    memory.write(RAM + 0x1000, 8, 0)  # the rest of the scenario's tables: empty
+    context = RiscvContext(Privilege.SUPERVISOR, False, False, AdPolicy.HARDWARE, qemu_5_0=True)
+    qemu.load(memory, 0x2000)
+    ours = walk(SV39, RAM, 0x4000_1234, Access.LOAD, context, memory)
+    theirs = qemu.translate(SV39, RAM, 0x4000_1234, Access.LOAD, context)
+    assert 0x8000_1234 == theirs
+    assert theirs == ours.physical_address
 
 
 def _path_exists(builder: PageTableBuilder, va: int, level: int) -> bool:
@@ -180,6 +203,8 @@ def _path_exists(builder: PageTableBuilder, va: int, level: int) -> bool:
     assert isinstance(memory, GuestMemory)
     table = builder.root
     for current in range(builder.mode.levels - 1, level, -1):
+        if not memory.in_ram(table, 4096):
+            return False
         entry = memory.read(table + builder.mode.index(va, current) * 8, 8)
         if entry & 0xB != 0x1:
             return False

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from vmcore_domain_services.execution import Machine, StopReason, TieringPolicy
+from vmcore_domain_services.execution import HaltReason, Machine, TieringPolicy
 
 GUESTS = Path(__file__).resolve().parents[3] / "examples" / "guests"
 TIERS = {"interpreter": TieringPolicy(translate=False), "translated": TieringPolicy()}
@@ -40,7 +40,7 @@ def boot(path: Path, tier: str, out: list[bytes]) -> Machine:
 def test_guest_prints_and_exits_zero(build: Path, guest: str, tier: str) -> None:
     out: list[bytes] = []
     result = boot(build / f"{guest}.elf", tier, out).run()
-    assert (StopReason.EXITED, 0) == (result.reason, result.exit_code)
+    assert (HaltReason.EXITED, 0) == (result.reason, result.exit_code)
     assert EXPECTED[guest] == b"".join(out).decode()
 
 
@@ -53,12 +53,12 @@ def test_kernel_snapshot_restore_runs_on_identically(build: Path, stop: int) -> 
 
     first: list[bytes] = []
     paused = boot(build / "kernel.elf", "translated", first)
-    assert StopReason.LIMIT == paused.run(stop).reason
+    assert HaltReason.LIMIT == paused.run(stop).reason
     state = paused.capture_state()
     second: list[bytes] = []
     resumed = Machine(16 << 20, console=second.append, tiering=TIERS["interpreter"])
     resumed.restore(state)
-    assert StopReason.EXITED == resumed.run().reason
+    assert HaltReason.EXITED == resumed.run().reason
     assert expected == resumed.capture_state()
     assert b"".join(out) == b"".join(first + second)
 

@@ -23,6 +23,7 @@ from vmcore_domain_services.mmu import (
     walk,
     walk_batch,
 )
+from vmcore_domain_services.mmu.riscv_walker import spec_walk_riscv
 
 RAM = 0x8000_0000
 TABLES = RAM + 0x10_0000
@@ -103,6 +104,37 @@ def test_qemu_5_0_option_ignores_high_bits_and_folds_them_into_the_ppn() -> None
     assert isinstance(result, Translation)
     expected = RAM | (1 << 56)
     assert expected == result.physical_address
+
+
+@pytest.mark.parametrize("walker", [walk, spec_walk_riscv])
+def test_qemu_5_0_option_truncates_a_ppn_with_bits_63_54_to_64_bits(walker: object) -> None:
+    """QEMU 5.0 computes the address in a 64-bit hwaddr: PTE bits 63:54 folded into the PPN
+    shift past bit 63 and are lost (issue 10, bug 1: the example QEMU gave)."""
+    memory = GuestMemory(4 << 20, RAM)
+    root = RAM
+    memory.write(root + 1 * 8, 8, 0x8000_0000_2000_00CF)  # a gigapage leaf, bit 63 set
+    context = RiscvContext(Privilege.SUPERVISOR, qemu_5_0=True)
+    assert callable(walker)
+    result = walker(SV39, root, 0x4000_1234, LOAD, context, memory)
+    expected = 0x8000_1234
+    assert expected == result.physical_address
+
+
+@pytest.mark.parametrize("level", [0, 1])
+def test_qemu_5_0_option_truncates_4k_and_megapage_leaves_and_pointers(level: int) -> None:
+    memory, builder = _setup()
+    builder.map(0x4000_0000, RAM + 0x2000 * (level == 0), V | R | A, level)
+    leaf = builder.entry_address(0x4000_0000, level)
+    memory.write(leaf, 8, memory.read(leaf, 8) | 0x3FF << 54)
+    pointer = builder.entry_address(0x4000_0000, level + 1)
+    memory.write(pointer, 8, memory.read(pointer, 8) | 0x200 << 54)  # bit 63
+    context = RiscvContext(Privilege.SUPERVISOR, qemu_5_0=True)
+    result = walk(SV39, builder.root, 0x4000_0010, LOAD, context, memory)
+    # PTE bits 63:54 are PPN bits 53:44, PA bits 65:56: 63:56 stay, 65:64 are lost
+    expected = (RAM + 0x2000 * (level == 0)) | 0xFF << 56 | 0x10
+    assert isinstance(result, Translation)
+    assert expected == result.physical_address
+    assert 2**64 > result.physical_address
 
 
 @pytest.mark.parametrize("level", [1, 2])

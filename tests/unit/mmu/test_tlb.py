@@ -1,5 +1,5 @@
 """The TLB: hits equal fresh walks, invalidation removes exactly what the architecture
-requires (from the sets and from every micro-TLB), LRU replacement and statistics."""
+requires (from the sets and from the first-level micro-TLB), LRU replacement and statistics."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from vmcore_domain_services.mmu import (
     walk,
 )
 from vmcore_domain_services.mmu.permissions import tlb_table_for
-from vmcore_domain_services.mmu.tlb import MAX_MICRO_TLBS, Tlb, TlbGeometry
+from vmcore_domain_services.mmu.tlb import Tlb, TlbGeometry
 
 RAM = 0x8000_0000
 V, R, W, X, U, G, A, D = (1 << bit for bit in range(8))
@@ -246,60 +246,54 @@ def _apply(tlb: Tlb, op: _Op) -> None:
 
 
 @settings(max_examples=300)
-@given(entries=_ENTRIES, op=_OPERATIONS)
-def test_the_micro_tlbs_never_serve_what_an_invalidation_dropped(
-    entries: list[tuple[int, int, int, bool]], op: _Op
+@given(entries=_ENTRIES, op=_OPERATIONS, asid=st.integers(0, 3))
+def test_the_first_level_never_serves_what_an_invalidation_dropped(
+    entries: list[tuple[int, int, int, bool]], op: _Op, asid: int
 ) -> None:
     tlb = Tlb((12, 21), {12: TlbGeometry(64, 64), 21: TlbGeometry(4, 64)})
     table = tuple([7] * 256)
-    for page, size, asid, glob in entries:
+    for page, size, owner, glob in entries:
         va = (page * 4096) & -size
-        tlb.insert(va, asid, _translation(0x1000_0000 + va, size, glob=glob))
-    translates = [tlb.bind(asid, table, _no_walk) for asid in range(4)]
-    for page in range(64):  # fill every micro-TLB with every page it can hold
-        for translate in translates:
-            with contextlib.suppress(_Walked):
-                translate(page * 4096, Access.LOAD)
+        tlb.insert(va, owner, _translation(0x1000_0000 + va, size, glob=glob))
+    translate = tlb.bind(asid, table, _no_walk)
+    for page in range(64):  # fill the first level with every page it can hold
+        with contextlib.suppress(_Walked):
+            translate(page * 4096, Access.LOAD)
     _apply(tlb, op)
     kept = list(tlb.entries())
     for page in range(64):
-        for asid, translate in enumerate(translates):
-            va = page * 4096 + 8
-            covered = any(
-                base <= va < base + size and owner in (None, asid) for base, owner, size, _ in kept
-            )
-            expected = 0x1000_0000 + va if covered else None
-            try:
-                actual: int | None = translate(va, Access.LOAD)
-            except _Walked:
-                actual = None
-            assert expected == actual
+        va = page * 4096 + 8
+        covered = any(
+            base <= va < base + size and owner in (None, asid) for base, owner, size, _ in kept
+        )
+        expected = 0x1000_0000 + va if covered else None
+        try:
+            actual: int | None = translate(va, Access.LOAD)
+        except _Walked:
+            actual = None
+        assert expected == actual
 
 
-def test_a_micro_tlb_serves_only_the_access_and_context_it_was_filled_for() -> None:
+def test_the_first_level_serves_only_the_access_and_context_it_was_filled_for() -> None:
     tlb = Tlb()
     writable = tuple([7] * 256)
     read_only = tuple([1 << Access.LOAD] * 256)
     tlb.insert(0x5000, 0, _translation(0x9000))
     tlb.bind(0, writable, _no_walk)(0x5008, Access.LOAD)
-    micro = tlb.micro(0, writable)
-    expected = ([{0x5: 0x4000}, {}, {}], None, 0x9008, 0)
-    assert expected == (
-        [dict(pages) for pages in (micro.maps[1], micro.maps[2], tlb.micro(0, read_only).maps[1])],
-        micro.lookup(0x5008, Access.STORE),
-        micro.lookup(0x5008, Access.LOAD),
-        len(tlb.micro(1, writable)),
-    )
+    micro = tlb.first_level
+    filled = ([dict(pages) for pages in micro.maps], micro.lookup(0x5008, Access.STORE))
+    tlb.bind(0, read_only, _no_walk)  # another context: the first level starts empty
+    assert (([{}, {0x5: 0x4000}, {}], None), 0) == (filled, len(micro))
 
 
-def test_a_micro_tlb_is_non_inclusive_and_first_in_first_out() -> None:
+def test_the_first_level_is_non_inclusive_and_first_in_first_out() -> None:
     tlb = Tlb((12,), {12: TlbGeometry(1, 1)}, micro_capacity=2)
     table = tuple([7] * 256)
     translate = tlb.bind(0, table, _no_walk)
     for page in (1, 2, 3):
         tlb.insert(page << 12, 0, _translation(page << 20))
         translate(page << 12, Access.LOAD)  # fills the micro-TLB; the sets keep only page 3
-    micro = tlb.micro(0, table)
+    micro = tlb.first_level
     expected = ([3 << 12], [None, 2 << 20, 3 << 20], 2)
     assert expected == (
         [base for base, *_ in tlb.entries()],
@@ -308,17 +302,14 @@ def test_a_micro_tlb_is_non_inclusive_and_first_in_first_out() -> None:
     )
 
 
-def test_a_translate_bound_to_a_retired_micro_tlb_falls_back_to_the_sets() -> None:
+def test_what_the_binder_calls_uncacheable_never_enters_the_first_level() -> None:
     tlb = Tlb()
     table = tuple([7] * 256)
     tlb.insert(0x5000, 0, _translation(0x9000))
-    first = tlb.bind(0, table, _no_walk)
-    first(0x5000, Access.LOAD)
-    for asid in range(1, MAX_MICRO_TLBS + 1):  # one more than the TLB tracks: all retire
-        tlb.bind(asid, table, _no_walk)
-    tlb.invalidate_address(0x5000)
-    with pytest.raises(_Walked):
-        first(0x5000, Access.LOAD)
+    tlb.insert(0x6000, 0, _translation(0xA000))
+    translate = tlb.bind(0, table, _no_walk, lambda pa, access: pa < 0xA000)
+    results = [translate(va, Access.LOAD) for va in (0x5000, 0x6000)]
+    assert ([0x9000, 0xA000], {0x5: 0x4000}) == (results, tlb.first_level.maps[Access.LOAD])
 
 
 def test_reset_stats_restarts_the_counts() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 from vmcore.domain.runtime import RuntimeEvent
-from vmcore_domain_services.execution import Machine, StopReason, TieringPolicy
+from vmcore_domain_services.execution import HaltReason, Machine, TieringPolicy
 from vmcore_domain_services.riscv.asm import assemble, encode, li
 from vmcore_domain_services.riscv.csr import Csr
 
@@ -35,7 +35,7 @@ def test_fault_in_the_middle_of_a_block_is_precise(build: Build) -> None:
     result = machine.run(10_000)
     x = machine.hart.x
     fault_pc = CODE + 4 * (len(li(9, CODE + 256)) + 1 + len(li(1, 11)) + 1)
-    assert (StopReason.EXITED, 0) == (result.reason, result.exit_code)
+    assert (HaltReason.EXITED, 0) == (result.reason, result.exit_code)
     assert (11, 22, 0, 0) == (x[1], x[2], x[3], x[4])
     assert (fault_pc, 5, 8) == (x[5], x[6], x[7])
 
@@ -61,7 +61,7 @@ def test_store_over_translated_code_runs_the_new_code(build: Build) -> None:
     machine = build([*prologue, *loop, *after, *FINISH])
     machine.hart.x[9] = CODE + 4 * loop_at
     result = machine.run(10_000)
-    assert StopReason.EXITED == result.reason
+    assert HaltReason.EXITED == result.reason
     assert 3 * 1 + 3 * 100 == machine.hart.x[5]
 
 
@@ -71,7 +71,7 @@ def test_store_into_the_running_block_is_seen_at_once(build: Build) -> None:
              encode("addi", 5, 0, imm=1), encode("addi", 5, 0, imm=2), *FINISH]  # fmt: skip
     machine = build(words)
     result = machine.run(1000)
-    assert (StopReason.EXITED, 7) == (result.reason, machine.hart.x[5])
+    assert (HaltReason.EXITED, 7) == (result.reason, machine.hart.x[5])
 
 
 def test_blocks_cross_pages_and_straddling_instructions(build: Build) -> None:
@@ -84,7 +84,7 @@ def test_blocks_cross_pages_and_straddling_instructions(build: Build) -> None:
     machine.memory.write_bytes(start, code + b"\x01\x00" + straddle + tail)
     machine.hart.pc = start
     machine.hart.x[8] = 5
-    assert StopReason.EXITED == machine.run(1000).reason
+    assert HaltReason.EXITED == machine.run(1000).reason
     assert (15, 25, 40) == tuple(machine.hart.x[5:8])
 
 
@@ -96,7 +96,7 @@ def test_instruction_limit_is_exact_and_resumable(build: Build) -> None:
     assert [1, 7, 100, 333] == counts
     assert 441 == machine.instret
     rest = machine.run()
-    assert StopReason.EXITED == rest.reason
+    assert HaltReason.EXITED == rest.reason
     assert len(li(6, 1000)) + 3 * 1000 + len(FINISH) == machine.instret
 
 
@@ -113,7 +113,7 @@ def test_timer_interrupt_arrives_at_the_exact_instruction(build: Build) -> None:
     words = handler_at(words, 64)
     words += [encode("csrrs", 6, 0, imm=Csr.MCAUSE), encode("csrrs", 13, 0, imm=0xB02), *FINISH]
     machine = build(words)
-    assert StopReason.EXITED == machine.run(100_000).reason
+    assert HaltReason.EXITED == machine.run(100_000).reason
     # mtime counts retired instructions: the interrupt is taken with exactly 500 retired.
     assert ((1 << 63) | 7, 501) == (machine.hart.x[6], machine.hart.x[13])
     assert (500 - setup + 1) // 2 == machine.hart.x[5]
@@ -134,9 +134,9 @@ def test_pause_requested_from_another_thread_is_honoured(build: Build) -> None:
     thread.start()
     result = machine.run()
     thread.join()
-    assert StopReason.PAUSED == result.reason
+    assert HaltReason.PAUSED == result.reason
     before = machine.instret
-    assert StopReason.LIMIT == machine.run(50).reason
+    assert HaltReason.LIMIT == machine.run(50).reason
     assert before + 50 == machine.instret
 
 
@@ -174,6 +174,6 @@ def test_delegated_interrupt_is_taken_in_s_mode(build: Build) -> None:
     words += [encode("csrrs", 6, 0, imm=Csr.SCAUSE), encode("csrrs", 7, 0, imm=Csr.SEPC),
               *FINISH]  # fmt: skip
     machine = build(words)
-    assert StopReason.EXITED == machine.run(10_000).reason
+    assert HaltReason.EXITED == machine.run(10_000).reason
     assert ((1 << 63) | 5, s_code, 0) == (machine.hart.x[6], machine.hart.x[7], machine.hart.x[5])
     assert 1 == machine.hart.priv

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vmcore_domain_services.execution import Machine, MachineState, StopReason, TieringPolicy
+from vmcore_domain_services.execution import HaltReason, Machine, MachineState, TieringPolicy
 from vmcore_domain_services.riscv.asm import assemble, encode, li
 from vmcore_domain_services.riscv.csr import Csr
 
@@ -42,7 +42,7 @@ def machine(tier: str) -> Machine:
 
 
 def finish(m: Machine) -> MachineState:
-    assert StopReason.EXITED == m.run().reason
+    assert HaltReason.EXITED == m.run().reason
     return m.capture_state()
 
 
