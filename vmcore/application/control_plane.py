@@ -7,11 +7,13 @@ conflict surfaces as :class:`~vmcore.application.errors.ConcurrencyConflict`.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
@@ -27,7 +29,10 @@ from vmcore.domain import (
     name_claim_id,
     project_virtual_machine,
 )
+from vmcore.domain.runtime import RuntimeEvent
 
+_log = logging.getLogger(__name__)
+SNAPSHOT_FAILED_TOPIC = "store.snapshot_failed"
 T = TypeVar("T")
 EventPublisher = Callable[[object], None]
 DEFAULT_SNAPSHOT_INTERVAL = 50
@@ -52,6 +57,10 @@ class ControlPlane(Application[UUID]):
         if snapshot_interval > 0:
             merged.setdefault("IS_SNAPSHOTTING_ENABLED", "y")
         self._publish = publish
+        self.snapshot_failures = 0
+        """Snapshots that could not be written (their commands were committed all the same)."""
+        self.last_snapshot_error: BaseException | None = None
+        self._unreported = threading.local()
         super().__init__(merged)
 
     # -- creating and commanding --------------------------------------------------------
@@ -157,10 +166,32 @@ class ControlPlane(Application[UUID]):
             ids = [obj.id for obj in objs if hasattr(obj, "id")]
             raise ConcurrencyConflict(ids) from None
 
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshots are an optimisation taken after the commit: if one cannot be written
+        (a full disk, a broken snapshots log), the committed command still succeeds and is
+        published; the failure is logged, counted and published as
+        ``store.snapshot_failed``, and reads fall back to older snapshots and events."""
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception as error:
+            self.snapshot_failures += 1
+            self.last_snapshot_error = error
+            vm_ids = list(processing_event.aggregates)
+            _log.warning("snapshot of %s not written; the command's events are committed: %s",
+                         ", ".join(map(str, vm_ids)), error)
+            self._unreported.events = [
+                RuntimeEvent(SNAPSHOT_FAILED_TOPIC, vm_id,
+                             {"error": f"{type(error).__name__}: {error}"})
+                for vm_id in vm_ids]
+
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        failures: list[RuntimeEvent] = getattr(self._unreported, "events", [])
+        self._unreported.events = []
         if self._publish is not None:
             for recording in recordings:
                 self._publish(recording.domain_event)
+            for failure in failures:
+                self._publish(failure)
 
     # -- reading ------------------------------------------------------------------------
 
