@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -19,6 +19,7 @@ from eventsourcing.utils import get_topic
 
 from vmcore.application.errors import ConcurrencyConflict, NameTaken, VersionNotFound, VmNotFound
 from vmcore.application.queries import EventQuery
+from vmcore.application.retries import retry_on_conflict
 from vmcore.domain import (
     CommandContext,
     PauseReason,
@@ -33,7 +34,8 @@ from vmcore.domain.runtime import RuntimeEvent
 
 _log = logging.getLogger(__name__)
 SNAPSHOT_FAILED_TOPIC = "store.snapshot_failed"
-T = TypeVar("T")
+__all__ = ["DEFAULT_SNAPSHOT_INTERVAL", "ControlPlane", "retry_on_conflict"]
+
 EventPublisher = Callable[[object], None]
 DEFAULT_SNAPSHOT_INTERVAL = 50
 
@@ -268,19 +270,3 @@ class ControlPlane(Application[UUID]):
             if len(batch) < page:
                 return
             start = batch[-1].id + 1
-
-
-def retry_on_conflict(operation: Callable[[], T], *, attempts: int = 5) -> T:
-    """Run ``operation`` (which must re-read what it decides on), retrying it when a
-    concurrent writer got there first. The last conflict is re-raised.
-
-    >>> retry_on_conflict(lambda: 42)
-    42
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            return operation()
-        except ConcurrencyConflict:
-            if attempt == attempts:
-                raise
-    raise AssertionError("unreachable")
