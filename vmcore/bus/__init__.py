@@ -7,6 +7,7 @@ from vmcore.bus.clock import Clock, FakeClock, SystemClock
 from vmcore.bus.core import UnifiedEventBus
 from vmcore.bus.dead_letters import DeadLetter, DeadLetterQueue
 from vmcore.bus.durable import DurableHandler, DurableSubscription
+from vmcore.bus.durable_status import DurableState, DurableStatus
 from vmcore.bus.errors import BusError, BusNotRunning, QueueFull, UnknownSubscription
 from vmcore.bus.filters import (
     EventFilter,
@@ -36,6 +37,8 @@ __all__ = [
     "DeadLetter",
     "DeadLetterQueue",
     "DurableHandler",
+    "DurableState",
+    "DurableStatus",
     "DurableSubscription",
     "EventBus",
     "EventFilter",

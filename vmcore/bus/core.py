@@ -161,7 +161,7 @@ class UnifiedEventBus:
         view: TrackingRecorder | None = None,
         store_topics: Sequence[str] = (),
         retry: RetryPolicy | None = None,
-        poll_interval: float = 0.1,
+        poll_interval: float | None = None,
         track_every: int = 1,
     ) -> DurableSubscription:
         """Follow the store's notification log under ``name`` (see :mod:`vmcore.bus.durable`).
@@ -170,7 +170,9 @@ class UnifiedEventBus:
         patterns; ``store_topics`` (eventsourcing topics) filter in the database instead.
         A plain handler's position is written every ``track_every`` events (1: after each;
         more: faster catch-up, and up to that many events replayed after a crash).
-        Events this process publishes on matching topics wake the subscriber at once.
+        Events this process publishes on matching topics wake the subscriber at once;
+        ``poll_interval`` overrides how often a polling store is checked for other
+        processes' commits. The subscription survives store outages (see ``status()``).
         """
         source = application or self.durable_source
         if source is None:

@@ -24,6 +24,7 @@ PERSISTENCE_MODULES = {
     "postgres": "vmcore_event_store.postgres",
     "memory": "eventsourcing.popo",
 }
+SQLITE_RECORDER = "vmcore_event_store.sqlite_recorder:VmcoreSQLiteApplicationRecorder"
 ORJSON_TRANSCODER = "vmcore_event_store.transcoder:OrjsonTranscoder"
 _POSTGRES_KEYS = ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD",
                   "POSTGRES_DBNAME")
@@ -67,6 +68,7 @@ class StoreSpec:
             path = Path(self.location or f"{DEFAULT_PATH}/vmcore.sqlite")
             path.parent.mkdir(parents=True, exist_ok=True)
             env["SQLITE_DBNAME"] = str(path)
+            env["APPLICATION_RECORDER_TOPIC"] = SQLITE_RECORDER  # can be followed (subscribe)
         elif self.kind == "postgres":
             env.update(_postgres_env(self.location, environ))
             env["POSTGRES_CONNECT_TIMEOUT"] = environ.get("POSTGRES_CONNECT_TIMEOUT", "5")

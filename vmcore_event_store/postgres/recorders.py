@@ -246,7 +246,9 @@ class VmcoreApplicationRecorder(_SerialisedDdl, PostgresApplicationRecorder):
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
-        return PollingSubscription(recorder=self, gt=gt, topics=topics, interval=self.poll_interval)
+        return PollingSubscription(
+            self, gt, topics, interval=self.poll_interval, probe=self.max_notification_id
+        )
 
 
 class VmcoreProcessRecorder(VmcoreApplicationRecorder, PostgresProcessRecorder):

@@ -131,6 +131,8 @@ class FaultyProxy:
         self._links.add(link)
         try:
             await asyncio.gather(self._up(reader, link), self._down_stream(server_reader, link))
+        except asyncio.CancelledError:
+            pass  # the proxy is shutting down
         finally:
             self._links.discard(link)
             link.cut()
