@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import EventStore, IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
 from vmcore.application.errors import ConcurrencyConflict, NameTaken, VersionNotFound, VmNotFound
@@ -31,6 +31,7 @@ from vmcore.domain import (
     project_virtual_machine,
 )
 from vmcore.domain.runtime import RuntimeEvent
+from vmcore_event_store.file.errors import CorruptRecordError
 
 _log = logging.getLogger(__name__)
 SNAPSHOT_FAILED_TOPIC = "store.snapshot_failed"
@@ -62,8 +63,22 @@ class ControlPlane(Application[UUID]):
         self.snapshot_failures = 0
         """Snapshots that could not be written (their commands were committed all the same)."""
         self.last_snapshot_error: BaseException | None = None
+        self.snapshot_store_error: CorruptRecordError | None = None
+        """Why the snapshots could not be opened (then every read replays events)."""
         self._unreported = threading.local()
         super().__init__(merged)
+
+    def construct_snapshot_store(self) -> EventStore[UUID] | None:  # type: ignore[override]
+        """The snapshot store, or None if its log is damaged: snapshots can be rebuilt
+        from the events, so damage there must not make the events unreadable. Reads then
+        replay events, no snapshot is written, and the damage is logged (repair the store
+        with ``vmcore store salvage``)."""
+        try:
+            return super().construct_snapshot_store()
+        except CorruptRecordError as error:
+            self.snapshot_store_error = error
+            _log.warning("snapshots unavailable, reading events only: %s", error)
+            return None
 
     # -- creating and commanding --------------------------------------------------------
 
