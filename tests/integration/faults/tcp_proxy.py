@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import threading
 from dataclasses import dataclass, field
 
@@ -49,6 +50,8 @@ class FaultyProxy:
         self.replies_dropped = 0
         self.connections = 0
         self._marker: bytes | None = None
+        self._random_drop = 0.0
+        self._rng = random.Random(0)
         self._down = False
         self._links: set[_Link] = set()
         self._dropped = threading.Event()
@@ -74,6 +77,12 @@ class FaultyProxy:
         self._dropped.clear()
         self._call(self._arm, marker)
 
+    def drop_replies_at_random(self, probability: float, seed: int = 0) -> None:
+        """From now on each request's reply is thrown away (and the connection cut) with
+        ``probability``, after the server has answered it in full."""
+        self._rng = random.Random(seed)
+        self._call(self._set_random_drop, probability)
+
     def wait_dropped(self, timeout: float = 30.0) -> bool:
         return self._dropped.wait(timeout)
 
@@ -94,6 +103,9 @@ class FaultyProxy:
 
     def _arm(self, marker: bytes) -> None:
         self._marker = marker
+
+    def _set_random_drop(self, probability: float) -> None:
+        self._random_drop = probability
 
     def _go_down(self) -> None:
         self._down = True
@@ -144,6 +156,9 @@ class FaultyProxy:
                 marker = self._marker
                 if marker is not None and _contains(tail + data, marker):
                     self._marker = None
+                    link.drop_next_reply = True
+                elif (self._random_drop and data[:1] in (b"P", b"B", b"Q")  # a query
+                      and self._rng.random() < self._random_drop):
                     link.drop_next_reply = True
                 tail = data[-256:]
                 link.server.write(data)
