@@ -16,6 +16,9 @@ import random
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -102,3 +105,74 @@ def test_a_tailing_reader_through_segment_switches_and_killed_writers(tmp_path: 
     assert set(acknowledged) <= set(stored)
     assert stored == seen
     assert DurableState.RUNNING == status.state
+
+
+def test_postgres_killed_during_writes_loses_no_acknowledged_event() -> None:
+    """Writer threads commit while the server is crashed (pg_ctl -m immediate) and
+    restarted three times; a durable subscriber follows throughout."""
+    from tests.integration.faults.own_postgres import OwnPostgres
+
+    with OwnPostgres() as server:
+        env = server.env()
+        acknowledged: list[tuple[str, int]] = []  # (vm id, version) of returned saves
+        failures: list[str] = []
+        seen: list[tuple[str, int]] = []
+        lock = threading.Lock()
+        stop = threading.Event()
+        with ControlPlane(env, snapshot_interval=0) as cp:
+            names = [f"vm-{n}" for n in range(3)]
+            for name in names:
+                cp.create_vm(name, VmConfig())
+
+            def write(name: str) -> None:
+                while not stop.is_set():
+                    try:
+                        vm = cp.execute(name, lambda vm: vm.add_device(f"d{vm.version}", "x"))
+                    except Exception as error:  # outcome unknown: not acknowledged
+                        with lock:
+                            failures.append(type(error).__name__)
+                        continue
+                    with lock:
+                        acknowledged.append((str(vm.id), vm.version))
+
+            bus = UnifiedEventBus()
+            durable = bus.subscribe_durable(
+                "tail", lambda e: seen.append((str(e.originator_id), e.originator_version)),
+                ["vm.device_added"], application=cp)
+            threads = [threading.Thread(target=write, args=(name,)) for name in names]
+            for thread in threads:
+                thread.start()
+            try:
+                for _ in range(3):
+                    with lock:
+                        before = (len(acknowledged), len(failures))
+                    _until(lambda b=before: len(acknowledged) >= b[0] + 30)
+                    server.crash()
+                    _until(lambda b=before: len(failures) > b[1])
+                    server.start()
+                _until(lambda: len(acknowledged) >= 150)
+            finally:
+                stop.set()
+                for thread in threads:
+                    thread.join(120)
+            last = cp.recorder.max_notification_id() or 0
+            durable.wait(last, timeout=180)
+            status = durable.status()
+            bus.stop()
+            stored = {(str(e.originator_id), e.originator_version) for name in names
+                      for e in cp.history(name) if e.bus_topic == "vm.device_added"}
+    print(f"\n{len(acknowledged)} acknowledged, {len(failures)} failed writes"
+          f" ({sorted(set(failures))}), subscriber outages survived: {status.outages}")
+    assert set(acknowledged) <= stored
+    assert len(acknowledged) == len(set(acknowledged))
+    assert sorted(stored) == sorted(seen)  # every stored device event, once
+    assert DurableState.RUNNING == status.state
+
+
+def _until(condition: Callable[[], bool], timeout: float = 180.0) -> None:
+    """Waits for the writers' progress (a bounded wait on a condition, not a timing)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("the writers made no progress")
+        time.sleep(0.05)
