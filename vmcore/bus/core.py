@@ -11,6 +11,7 @@ from vmcore.bus.batching import AdaptiveBatching, Batcher
 from vmcore.bus.clock import Clock, SystemClock
 from vmcore.bus.dead_letters import DeadLetter, DeadLetterQueue
 from vmcore.bus.durable import DurableHandler, DurableSubscription, WakeOnPublish
+from vmcore.bus.durable_status import DurableStatus
 from vmcore.bus.errors import UnknownSubscription
 from vmcore.bus.filters import EventFilter, FilterChain
 from vmcore.bus.metrics import BusStats, DeliveryMetrics
@@ -198,6 +199,10 @@ class UnifiedEventBus:
             for pattern in topics:
                 self.subscribe(pattern, WakeOnPublish(durable), name=f"durable:{name}")
         return durable
+
+    def durable_statuses(self) -> list[DurableStatus]:
+        """What each running durable subscription is doing (state, position, outages)."""
+        return [durable.status() for durable in list(self._durables.values())]
 
     def stop_durable(self, name: str) -> None:
         """Stop the durable subscription ``name`` (its position stays recorded)."""

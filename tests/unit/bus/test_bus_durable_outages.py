@@ -166,3 +166,17 @@ def test_an_error_retrying_cannot_cure_stops_it_for_good() -> None:
     status = durable.status()
     assert (DurableState.FAILED, "ValueError: no upcast for this event") == (
         status.state, status.last_error)
+
+
+def test_the_bus_lists_the_state_of_its_durable_subscriptions() -> None:
+    from vmcore.bus import UnifiedEventBus
+
+    switch = Switch()
+    app, _ = _app(switch, 2)
+    bus = UnifiedEventBus(durable_source=app)
+    durable = bus.subscribe_durable("audit", lambda e: None, ["counter.*"],
+                                    view=FlakyView(switch))
+    durable.wait(3)
+    assert [("audit", DurableState.RUNNING, 3)] == [
+        (s.name, s.state, s.position) for s in bus.durable_statuses()]
+    bus.stop()
