@@ -32,6 +32,7 @@ from pyee import EventEmitter
 from pyee.asyncio import AsyncIOEventEmitter
 
 from vmcore.bus import Mode, UnifiedEventBus
+from vmcore.composition.stores import SQLITE_RECORDER
 
 perf = time.perf_counter
 ASYNC_QUEUE = 256
@@ -278,7 +279,8 @@ class Meter(Aggregate):
 
 def _stores(tmp: Path) -> dict[str, dict[str, str]]:
     stores = {
-        "sqlite": {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp / "a.db")}
+        "sqlite": {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp / "a.db"),
+                   "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER},
     }
     try:
         import vmcore_event_store.file  # noqa: F401

@@ -39,6 +39,7 @@ __all__ = [
     "Store",
     "VerifyReport",
     "copy_store",
+    "inserter",
     "verify_stores",
 ]
 
@@ -128,7 +129,8 @@ def _describe(event: StoredEvent) -> str:
     return f"{oid} v{version} {topic} ({len(state)} bytes)"
 
 
-def _inserter(recorder: ApplicationRecorder) -> Callable[[Sequence[Notification]], None]:
+def inserter(recorder: ApplicationRecorder) -> Callable[[Sequence[Notification]], None]:
+    """How to store notifications under their own ids in ``recorder``."""
     if hasattr(recorder, "insert_notifications"):
         return cast(_InsertsNotifications, recorder).insert_notifications
     if isinstance(recorder, SQLiteApplicationRecorder):
@@ -162,7 +164,7 @@ def copy_store(
     Safe to run again after an interruption: it resumes after the target's last event.
     The target should not be written by anyone else while the copy runs.
     """
-    insert = _inserter(target.events)
+    insert = inserter(target.events)
     resumed_after = target.events.max_notification_id() or 0
     if resumed_after:
         _check_resume_point(source.events, target.events, resumed_after)

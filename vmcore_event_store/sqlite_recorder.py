@@ -1,4 +1,5 @@
-"""eventsourcing's SQLite application recorder, plus ``insert_notifications`` for store copy.
+"""eventsourcing's SQLite application recorder, plus ``insert_notifications`` for store copy
+and ``subscribe``.
 
 Usable as ``APPLICATION_RECORDER_TOPIC=vmcore_event_store.sqlite_recorder:
 VmcoreSQLiteApplicationRecorder`` with ``PERSISTENCE_MODULE=eventsourcing.sqlite``;
@@ -11,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import ApplicationRecorder, Notification, Subscription
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+
+from vmcore_event_store.polling import PollingSubscription
 
 __all__ = ["VmcoreSQLiteApplicationRecorder", "sqlite_insert_notifications"]
 
@@ -46,7 +49,17 @@ def sqlite_insert_notifications(
 
 
 class VmcoreSQLiteApplicationRecorder(SQLiteApplicationRecorder):
-    """eventsourcing's SQLite application recorder that can also store given ids."""
+    """eventsourcing's SQLite application recorder that can also store given ids, and be
+    followed (``subscribe``, polling ``max_notification_id``)."""
+
+    poll_interval: float = 0.1
+
+    def subscribe(
+        self, gt: int | None = None, topics: Sequence[str] = ()
+    ) -> Subscription[ApplicationRecorder]:
+        return PollingSubscription(
+            self, gt, topics, interval=self.poll_interval, probe=self.max_notification_id
+        )
 
     def insert_notifications(self, notifications: Sequence[Notification]) -> None:
         """Stores notifications under their own ids (see :func:`sqlite_insert_notifications`)."""

@@ -7,12 +7,14 @@ conflict surfaces as :class:`~vmcore.application.errors.ConcurrencyConflict`.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.persistence import EventStore, IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
 from vmcore.application.errors import (
@@ -23,6 +25,7 @@ from vmcore.application.errors import (
     VmNotFound,
 )
 from vmcore.application.queries import EventQuery
+from vmcore.application.retries import retry_on_conflict
 from vmcore.domain import (
     CommandContext,
     PauseReason,
@@ -33,8 +36,13 @@ from vmcore.domain import (
     name_claim_id,
     project_virtual_machine,
 )
+from vmcore.domain.runtime import RuntimeEvent
+from vmcore_event_store.file.errors import CorruptRecordError
 
-T = TypeVar("T")
+_log = logging.getLogger(__name__)
+SNAPSHOT_FAILED_TOPIC = "store.snapshot_failed"
+__all__ = ["DEFAULT_SNAPSHOT_INTERVAL", "ControlPlane", "retry_on_conflict"]
+
 EventPublisher = Callable[[object], None]
 DEFAULT_SNAPSHOT_INTERVAL = 50
 
@@ -58,7 +66,25 @@ class ControlPlane(Application[UUID]):
         if snapshot_interval > 0:
             merged.setdefault("IS_SNAPSHOTTING_ENABLED", "y")
         self._publish = publish
+        self.snapshot_failures = 0
+        """Snapshots that could not be written (their commands were committed all the same)."""
+        self.last_snapshot_error: BaseException | None = None
+        self.snapshot_store_error: CorruptRecordError | None = None
+        """Why the snapshots could not be opened (then every read replays events)."""
+        self._unreported = threading.local()
         super().__init__(merged)
+
+    def construct_snapshot_store(self) -> EventStore[UUID] | None:  # type: ignore[override]
+        """The snapshot store, or None if its log is damaged: snapshots can be rebuilt
+        from the events, so damage there must not make the events unreadable. Reads then
+        replay events, no snapshot is written, and the damage is logged (repair the store
+        with ``vmcore store salvage``)."""
+        try:
+            return super().construct_snapshot_store()
+        except CorruptRecordError as error:
+            self.snapshot_store_error = error
+            _log.warning("snapshots unavailable, reading events only: %s", error)
+            return None
 
     # -- creating and commanding --------------------------------------------------------
 
@@ -167,10 +193,32 @@ class ControlPlane(Application[UUID]):
             ids = [obj.id for obj in objs if hasattr(obj, "id")]
             raise ConcurrencyConflict(ids) from None
 
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshots are an optimisation taken after the commit: if one cannot be written
+        (a full disk, a broken snapshots log), the committed command still succeeds and is
+        published; the failure is logged, counted and published as
+        ``store.snapshot_failed``, and reads fall back to older snapshots and events."""
+        try:
+            super()._take_snapshots(processing_event)
+        except Exception as error:
+            self.snapshot_failures += 1
+            self.last_snapshot_error = error
+            vm_ids = list(processing_event.aggregates)
+            _log.warning("snapshot of %s not written; the command's events are committed: %s",
+                         ", ".join(map(str, vm_ids)), error)
+            self._unreported.events = [
+                RuntimeEvent(SNAPSHOT_FAILED_TOPIC, vm_id,
+                             {"error": f"{type(error).__name__}: {error}"})
+                for vm_id in vm_ids]
+
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        failures: list[RuntimeEvent] = getattr(self._unreported, "events", [])
+        self._unreported.events = []
         if self._publish is not None:
             for recording in recordings:
                 self._publish(recording.domain_event)
+            for failure in failures:
+                self._publish(failure)
 
     # -- reading ------------------------------------------------------------------------
 
@@ -252,19 +300,3 @@ class ControlPlane(Application[UUID]):
 def _expect_version(vm: VirtualMachine, expected_version: int | None) -> None:
     if expected_version is not None and vm.version != expected_version:
         raise VersionMismatch(vm.name, expected_version, vm.version)
-
-
-def retry_on_conflict(operation: Callable[[], T], *, attempts: int = 5) -> T:
-    """Run ``operation`` (which must re-read what it decides on), retrying it when a
-    concurrent writer got there first. The last conflict is re-raised.
-
-    >>> retry_on_conflict(lambda: 42)
-    42
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            return operation()
-        except ConcurrencyConflict:
-            if attempt == attempts:
-                raise
-    raise AssertionError("unreachable")

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from vmcore.bus.core import UnifiedEventBus
     from vmcore.bus.dead_letters import DeadLetter, DeadLetterQueue
     from vmcore.bus.durable import DurableHandler, DurableSubscription
+    from vmcore.bus.durable_status import DurableState, DurableStatus
     from vmcore.bus.errors import BusError, BusNotRunning, QueueFull, UnknownSubscription
     from vmcore.bus.filters import (
         EventFilter,
@@ -42,6 +43,8 @@ _LAZY = {
     "DeadLetterQueue": "vmcore.bus.dead_letters",
     "DurableHandler": "vmcore.bus.durable",
     "DurableSubscription": "vmcore.bus.durable",
+    "DurableState": "vmcore.bus.durable_status",
+    "DurableStatus": "vmcore.bus.durable_status",
     "BusError": "vmcore.bus.errors",
     "BusNotRunning": "vmcore.bus.errors",
     "QueueFull": "vmcore.bus.errors",
@@ -93,6 +96,8 @@ __all__ = [
     "DeadLetter",
     "DeadLetterQueue",
     "DurableHandler",
+    "DurableState",
+    "DurableStatus",
     "DurableSubscription",
     "EventBus",
     "EventFilter",

@@ -11,6 +11,7 @@ from vmcore.bus.batching import AdaptiveBatching, Batcher
 from vmcore.bus.clock import Clock, SystemClock
 from vmcore.bus.dead_letters import DeadLetter, DeadLetterQueue
 from vmcore.bus.durable import DurableHandler, DurableSubscription, WakeOnPublish
+from vmcore.bus.durable_status import DurableStatus
 from vmcore.bus.errors import UnknownSubscription
 from vmcore.bus.filters import EventFilter, FilterChain
 from vmcore.bus.metrics import BusStats, DeliveryMetrics
@@ -161,7 +162,7 @@ class UnifiedEventBus:
         view: TrackingRecorder | None = None,
         store_topics: Sequence[str] = (),
         retry: RetryPolicy | None = None,
-        poll_interval: float = 0.1,
+        poll_interval: float | None = None,
         track_every: int = 1,
     ) -> DurableSubscription:
         """Follow the store's notification log under ``name`` (see :mod:`vmcore.bus.durable`).
@@ -170,7 +171,9 @@ class UnifiedEventBus:
         patterns; ``store_topics`` (eventsourcing topics) filter in the database instead.
         A plain handler's position is written every ``track_every`` events (1: after each;
         more: faster catch-up, and up to that many events replayed after a crash).
-        Events this process publishes on matching topics wake the subscriber at once.
+        Events this process publishes on matching topics wake the subscriber at once;
+        ``poll_interval`` overrides how often a polling store is checked for other
+        processes' commits. The subscription survives store outages (see ``status()``).
         """
         source = application or self.durable_source
         if source is None:
@@ -196,6 +199,10 @@ class UnifiedEventBus:
             for pattern in topics:
                 self.subscribe(pattern, WakeOnPublish(durable), name=f"durable:{name}")
         return durable
+
+    def durable_statuses(self) -> list[DurableStatus]:
+        """What each running durable subscription is doing (state, position, outages)."""
+        return [durable.status() for durable in list(self._durables.values())]
 
     def stop_durable(self, name: str) -> None:
         """Stop the durable subscription ``name`` (its position stays recorded)."""

@@ -29,6 +29,7 @@ PERSISTENCE_MODULES = {
     "postgres": "vmcore_event_store.postgres",
     "memory": "eventsourcing.popo",
 }
+SQLITE_RECORDER = "vmcore_event_store.sqlite_recorder:VmcoreSQLiteApplicationRecorder"
 ORJSON_TRANSCODER = "vmcore_event_store.transcoder:OrjsonTranscoder"
 _URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]*@", re.I)
 _KEY_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)('[^']*'|\S+)", re.I)
@@ -113,6 +114,7 @@ class StoreSpec:
             path = Path(spec.location)
             path.parent.mkdir(parents=True, exist_ok=True)
             env["SQLITE_DBNAME"] = str(path)
+            env["APPLICATION_RECORDER_TOPIC"] = SQLITE_RECORDER  # can be followed (subscribe)
         elif self.kind == "postgres":
             env.update(_postgres_env(self.location, environ))
             env["POSTGRES_CONNECT_TIMEOUT"] = environ.get("POSTGRES_CONNECT_TIMEOUT", "5")

@@ -42,6 +42,22 @@ def add_store_commands(commands: Any) -> None:
         # Each action sets its own run function: another action (salvage, reindex ...) is
         # one more add_parser with its own set_defaults(run=...).
         action.set_defaults(run=run_store_command)
+    salvage = actions.add_parser(
+        "salvage", help="copy every intact record of a damaged file store to a new store and"
+        " report what was lost, by file and offset", epilog=_SALVAGE_EPILOG)
+    salvage.add_argument("source", metavar="SRC", help="the damaged file store's directory")
+    salvage.add_argument("target", metavar="DST", help="a new, empty store: a directory (file"
+                         " store) or a store spec")
+    salvage.set_defaults(run=run_salvage_command)
+
+
+_SALVAGE_EPILOG = """\
+examples:
+  vmcore store salvage /srv/vmcore /srv/vmcore-rescued
+  vmcore store salvage /srv/vmcore sqlite:/tmp/rescued.sqlite --json
+
+Exit status 0 when every record was intact, 1 when something was lost (each loss listed).
+"""
 
 
 def run_store_command(args: argparse.Namespace, session: CliSession) -> int:
@@ -125,3 +141,44 @@ def _progress_printer(err: TextIO) -> Callable[[CopyProgress], None]:
             err.write(f"\rcopying snapshots: {progress.snapshots_copied}")
         err.flush()
     return report
+
+
+def run_salvage_command(args: argparse.Namespace, session: CliSession) -> int:
+    """Exit 0 if every record was intact, 1 if something was lost (each loss listed)."""
+    import os
+
+    from vmcore.application.errors import ConfigurationError, VmcoreError
+    from vmcore.composition.stores import StoreSpec
+    from vmcore_event_store.copy import inserter
+    from vmcore_event_store.file.salvage import SalvageTarget, salvage
+
+    if not os.path.isdir(os.path.join(args.source, "events")):
+        raise VmcoreError(f"{args.source!r} is not a file store (no events/ directory)")
+    try:
+        spec = StoreSpec.parse(args.target)
+    except ConfigurationError:
+        spec = StoreSpec("file", args.target)
+    spec = spec.resolved(session.environ)
+    if spec.kind == "file" and os.path.realpath(spec.location) == os.path.realpath(args.source):
+        raise ConfigurationError("salvage into a new store, not into the damaged one")
+    target = _open(spec, session)
+    try:
+        if target.events.max_notification_id():
+            raise ConfigurationError(f"target store {spec.redacted()!r} is not empty")
+        assert target.factory is not None
+        process = target.factory.process_recorder()
+        snapshots = target.snapshots
+        report = salvage(args.source, SalvageTarget(
+            insert_notifications=inserter(target.events),
+            insert_tracking=lambda tracking: process.insert_events([], tracking=tracking),
+            insert_snapshots=None if snapshots is None else snapshots.insert_events))
+    finally:
+        target.close()
+    losses = [str(loss) for loss in report.losses]
+    text = [f"salvaged {report.events} events, {report.snapshots} snapshots and"
+            f" {report.tracking} tracking positions into {spec.redacted()}"]
+    text += [f"lost: {loss}" for loss in losses] or ["lost: nothing"]
+    session.emit({"events": report.events, "snapshots": report.snapshots,
+                  "tracking": report.tracking, "lost": losses, "complete": report.complete},
+                 "\n".join(text))
+    return 0 if report.complete else 1

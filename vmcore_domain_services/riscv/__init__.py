@@ -8,7 +8,7 @@ from .codegen import BlockFunction, compile_block, generate_source
 from .csr import Csr, CsrFile, Mstatus
 from .decoder import ILLEGAL, Insn, decode, decode_word
 from .devices import CLINT_BASE, FINISHER_BASE, UART_BASE, Clint, TestFinisher, Uart
-from .elf import ElfImage, load_elf
+from .elf import ElfImage, ElfImageError, load_elf
 from .errors import Cause, DeviceAccess, GuestTrap, Resync
 from .hart import Hart, enter_trap, mret, pending_interrupt, sret
 from .interpreter import Interpreter, SystemHooks
@@ -31,6 +31,7 @@ __all__ = [
     "CsrFile",
     "DeviceAccess",
     "ElfImage",
+    "ElfImageError",
     "GuestTrap",
     "Hart",
     "Insn",

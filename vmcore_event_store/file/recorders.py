@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -9,6 +10,7 @@ from uuid import UUID
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
+    IntegrityError,
     Notification,
     ProcessRecorder,
     StoredEvent,
@@ -18,6 +20,7 @@ from eventsourcing.persistence import (
 )
 
 from vmcore_event_store.file.log import EventLog
+from vmcore_event_store.file.positions import PositionFiles
 from vmcore_event_store.file.subscription import FileSubscription
 
 __all__ = [
@@ -96,17 +99,40 @@ class FileApplicationRecorder(FileAggregateRecorder, ApplicationRecorder):
 
 
 class FileTrackingRecorder(_FileRecorder, TrackingRecorder):
-    """Tracking positions (stored in the same log as the events, like SQLite's table)."""
+    """Tracking positions, one small durable file per name in ``<store>/positions/``.
+
+    Any process that reads the store may record positions (no writer lock needed); see
+    ``positions.py``. A name with no position file falls back to a position recorded in the
+    events log (where earlier versions kept them, and where process recorders keep theirs).
+    """
+
+    def __init__(self, log: EventLog, *, poll_interval: float = 0.05) -> None:
+        super().__init__(log, poll_interval=poll_interval)
+        self.positions = PositionFiles(os.path.join(os.path.dirname(log.directory), "positions"))
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        floor = self.log.max_tracking_id(tracking.application_name)
+        if floor is not None and tracking.notification_id <= floor:
+            msg = f"position of {tracking.application_name!r} is already {floor}"
+            raise IntegrityError(msg)
+        self.positions.put(tracking.application_name, tracking.notification_id)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        recorded = self.positions.get(application_name)
+        if recorded is not None:
+            return recorded
+        return self.log.max_tracking_id(application_name)
+
+
+class FileProcessRecorder(FileTrackingRecorder, FileApplicationRecorder, ProcessRecorder):
+    """Events and the tracking position of the notification that caused them, atomically
+    (both in the events log: a process recorder writes, so it holds the writer lock)."""
 
     def insert_tracking(self, tracking: Tracking) -> None:
         self.log.append((), tracking)
 
     def max_tracking_id(self, application_name: str) -> int | None:
         return self.log.max_tracking_id(application_name)
-
-
-class FileProcessRecorder(FileTrackingRecorder, FileApplicationRecorder, ProcessRecorder):
-    """Events and the tracking position of the notification that caused them, atomically."""
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any

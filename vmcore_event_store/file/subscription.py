@@ -1,13 +1,13 @@
-"""Tailing subscriptions: in-process commits wake them at once; other processes' commits
-are picked up by polling the log files (one ``fstat`` per poll)."""
+"""Tailing subscriptions of the file store: the store-wide polling subscription, woken at
+once by commits this process makes or reads, and polling the log files (one ``fstat`` per
+poll) for other processes' commits."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from eventsourcing.persistence import ListenNotifySubscription
+from vmcore_event_store.polling import PollingSubscription
 
 if TYPE_CHECKING:
     from vmcore_event_store.file.recorders import FileApplicationRecorder
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["FileSubscription"]
 
 
-class FileSubscription(ListenNotifySubscription["FileApplicationRecorder"]):
+class FileSubscription(PollingSubscription):
     """Yields notifications after ``gt``, then blocks and yields new ones as they commit."""
 
     def __init__(
@@ -26,31 +26,10 @@ class FileSubscription(ListenNotifySubscription["FileApplicationRecorder"]):
         poll_interval: float = 0.05,
     ) -> None:
         self._log = recorder.log
-        self._stopped = threading.Event()
-        super().__init__(recorder=recorder, gt=gt, topics=topics)
+        super().__init__(recorder, gt, topics, interval=poll_interval, probe=self._log.poll)
+
+    def _attach(self) -> None:
         self._log.listen(self._has_been_notified)
-        self._has_been_notified.set()  # re-pull: a commit may have landed before listen()
-        self._poll_interval = poll_interval
-        self._poller = threading.Thread(target=self._poll, daemon=True)
-        self._poller.start()
 
-    def _poll(self) -> None:
-        while not self._stopped.wait(self._poll_interval):
-            try:
-                self._log.poll()
-            except BaseException as e:  # surfaced by __next__, as the pull thread does
-                if self._thread_error is None:
-                    self._thread_error = e
-                self.stop()
-                return
-
-    def stop(self) -> None:
-        super().stop()
-        self._stopped.set()
+    def _detach(self) -> None:
         self._log.unlisten(self._has_been_notified)
-
-    def __exit__(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            super().__exit__(*args, **kwargs)
-        finally:
-            self._poller.join()

@@ -17,9 +17,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import (
     ApplicationRecorder,
-    InterfaceError,
     Notification,
-    OperationalError,
     StoredEvent,
     Subscription,
     Tracking,
@@ -36,6 +34,12 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from vmcore_event_store.postgres import _sql
+from vmcore_event_store.postgres.in_doubt import (
+    RETRYABLE,
+    committed_ids_statement,
+    find_committed_ids,
+    write_in_doubt_safe,
+)
 from vmcore_event_store.postgres.subscription import PollingSubscription
 
 __all__ = [
@@ -45,7 +49,7 @@ __all__ = [
     "VmcoreTrackingRecorder",
 ]
 
-_RETRYABLE = (InterfaceError, OperationalError)
+_RETRYABLE = RETRYABLE
 
 
 class _SerialisedDdl:
@@ -82,7 +86,22 @@ class VmcoreAggregateRecorder(_SerialisedDdl, PostgresAggregateRecorder):
 
 
 class VmcoreTrackingRecorder(_SerialisedDdl, PostgresTrackingRecorder):
-    """eventsourcing's tracking recorder with serialised DDL."""
+    """eventsourcing's tracking recorder with serialised DDL; a position whose write was
+    in doubt (connection lost after sending) counts as recorded if the server has it."""
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        write_in_doubt_safe(
+            lambda: self._write_tracking(tracking), lambda: self._has_position(tracking)
+        )
+
+    def _write_tracking(self, tracking: Tracking) -> bool:
+        with self.datastore.transaction(commit=True) as curs:
+            self._insert_tracking(curs, tracking)
+        return True
+
+    def _has_position(self, tracking: Tracking) -> bool | None:
+        current = self.max_tracking_id(tracking.application_name)
+        return True if current == tracking.notification_id else None
 
 
 def _columns(
@@ -137,16 +156,27 @@ class VmcoreApplicationRecorder(_SerialisedDdl, PostgresApplicationRecorder):
         self._call_watermark = SQL("SELECT {schema}.{fn}() AS id").format(
             schema=Identifier(schema), fn=Identifier(self._fn_watermark)
         )
+        self._select_committed = committed_ids_statement(schema, table, id_type)
         self._select_base = SQL(
             "SELECT notification_id, originator_id, originator_version, topic, state "
             "FROM {schema}.{table} WHERE notification_id <= %s"
         ).format(schema=Identifier(schema), table=Identifier(table))
 
-    @retry(_RETRYABLE, max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        return self._insert(stored_events)
+        """Stores the events atomically; a write whose reply was lost is not repeated
+        (see ``in_doubt.py``)."""
+        return write_in_doubt_safe(
+            lambda: self._insert(stored_events), lambda: self._committed(stored_events)
+        )
+
+    def _committed(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
+        """The ids of ``stored_events`` if the server holds exactly them, else None."""
+        if not stored_events:
+            return None
+        with self.datastore.get_connection() as conn:
+            return find_committed_ids(conn, self._select_committed, stored_events)
 
     def _insert(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         if not stored_events:
@@ -216,7 +246,9 @@ class VmcoreApplicationRecorder(_SerialisedDdl, PostgresApplicationRecorder):
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
-        return PollingSubscription(recorder=self, gt=gt, topics=topics, interval=self.poll_interval)
+        return PollingSubscription(
+            self, gt, topics, interval=self.poll_interval, probe=self.max_notification_id
+        )
 
 
 class VmcoreProcessRecorder(VmcoreApplicationRecorder, PostgresProcessRecorder):
@@ -235,13 +267,28 @@ class VmcoreProcessRecorder(VmcoreApplicationRecorder, PostgresProcessRecorder):
             tracking_table_name=tracking_table_name,
         )
 
-    @retry(_RETRYABLE, max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         tracking: Tracking | None = kwargs.get("tracking")
         if tracking is None:
-            return self._insert(stored_events)
+            return super().insert_events(stored_events)
+        return write_in_doubt_safe(
+            lambda: self._insert_tracked(stored_events, tracking),
+            lambda: self._committed_with(stored_events, tracking),
+        )
+
+    def _committed_with(
+        self, stored_events: Sequence[StoredEvent], tracking: Tracking
+    ) -> list[int] | None:
+        if stored_events:
+            return self._committed(stored_events)
+        current = self.max_tracking_id(tracking.application_name)
+        return [] if current == tracking.notification_id else None
+
+    def _insert_tracked(
+        self, stored_events: Sequence[StoredEvent], tracking: Tracking
+    ) -> list[int]:
         ids: list[int] = []
         with (
             self.datastore.get_connection() as conn,

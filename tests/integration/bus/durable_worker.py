@@ -27,6 +27,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteFactory, SQLiteTrackingReco
 from eventsourcing.utils import Environment
 
 from vmcore.bus import UnifiedEventBus
+from vmcore.composition.stores import SQLITE_RECORDER
 
 
 class Counter(Aggregate):
@@ -72,7 +73,8 @@ class ExactProjection(Projection[ProcessedView]):
 
 
 def app_env(app_db: str) -> dict[str, str]:
-    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": app_db}
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": app_db,
+            "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER}
 
 
 def open_view(path: str, view_class: type[SQLiteTrackingRecorder]) -> Any:

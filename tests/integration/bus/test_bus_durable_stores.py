@@ -1,5 +1,5 @@
 """Durable subscriptions against real stores: SQLite files (polling) and PostgreSQL
-(LISTEN/NOTIFY), and the file store when it is installed."""
+(polling), and the file store when it is installed."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import TrackingRecorder
 
 from vmcore.bus import UnifiedEventBus
+from vmcore.composition.stores import SQLITE_RECORDER
 
 
 class Meter(Aggregate):
@@ -36,7 +37,8 @@ class BusMeterApp(Application[UUID]):
 
 
 def _sqlite_env(path: Path) -> dict[str, str]:
-    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path)}
+    return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(path),
+            "APPLICATION_RECORDER_TOPIC": SQLITE_RECORDER}
 
 
 def _postgres_env() -> dict[str, str]:
