@@ -217,8 +217,17 @@ class BlockingBusClient:
         self._run(self._client.delete_rule(rule_id))
 
     def subscribe(self, topic: str, timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        """Pushed events as they come (each waits at most ``timeout`` seconds, None = ever)."""
+        """Subscribes now, before returning, so every event stored from here on is pushed;
+        then iterate for the pushed events as they come (each waits at most ``timeout``
+        seconds, None = ever).
+
+        Not a generator function: a generator would send ``subscribe_topic`` only at the
+        first ``next()``, and miss every event emitted in between."""
         subscription = self._run(self._client.subscribe(topic))
+        return self._pushed(subscription, timeout)
+
+    def _pushed(self, subscription: ClientSubscription,
+                timeout: float | None) -> Iterator[dict[str, Any]]:
         while True:
             future = asyncio.run_coroutine_threadsafe(subscription.next(), self._loop)
             event = future.result(timeout)

@@ -235,3 +235,14 @@ def test_the_asyncio_client(server: BusServer) -> None:
 
     emitted, pushed, code = asyncio.run(asyncio.wait_for(scenario(), 60))
     assert (emitted, -32005) == (pushed, code)
+
+
+def test_the_blocking_client_is_subscribed_when_subscribe_returns(server: BusServer) -> None:
+    """Events emitted between ``subscribe()`` and the first ``next()`` are pushed too (the
+    subscription was once sent only at the first ``next()``, and they were lost)."""
+    from vmcore.bus.client import BlockingBusClient
+
+    with BlockingBusClient(server.url("workflow")) as client:
+        pushed = client.subscribe("blocking.*", timeout=20)
+        emitted = [client.emit("blocking.t", n)["event_id"] for n in range(2)]
+        assert emitted == [next(pushed)["event_id"] for _ in emitted]
