@@ -130,7 +130,7 @@ def test_tools_from_entry_points_report_results_and_errors(client: BlockingBusCl
 
 def test_a_rule_starts_a_vm_and_the_bridge_shows_it(client: BlockingBusClient) -> None:
     client.register_rule({"id": "starter", "topic": "ops.start", "target_trn": "trn:vm:*",
-                          "action": {"InvokeTool": {"tool_id": "trn:tool:vmcore:vm.start",
+                          "action": {"InvokeTool": {"tool_id": "trn:tool:vmcore:start-vm",
                                                     "input": None}}})
     fleet = client.subscribe("vm.started", timeout=30)
     results = client.subscribe("bus.tool.*", timeout=30)

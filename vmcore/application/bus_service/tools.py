@@ -40,13 +40,13 @@ def entry_point_tools(group: str = ENTRY_POINT_GROUP) -> dict[str, Tool]:
 
 
 def vm_tools(control_plane: ControlPlane) -> dict[str, Tool]:
-    """``trn:tool:vmcore:vm.start`` and friends: ``input`` ``{"vm": NAME}``, or without it
+    """``trn:tool:vmcore:start-vm`` and friends: ``input`` ``{"vm": NAME}``, or without it
     the VM named by the trigger's ``target_trn`` (``trn:vm:NAME``)."""
     actions: dict[str, Callable[[str], VirtualMachine]] = {
-        "vm.start": control_plane.start_vm,
-        "vm.pause": lambda ref: control_plane.pause_vm(ref, PauseReason.USER),
-        "vm.resume": control_plane.resume_vm,
-        "vm.stop": lambda ref: control_plane.stop_vm(ref, force=True),
+        "start-vm": control_plane.start_vm,
+        "pause-vm": lambda ref: control_plane.pause_vm(ref, PauseReason.USER),
+        "resume-vm": control_plane.resume_vm,
+        "stop-vm": lambda ref: control_plane.stop_vm(ref, force=True),
     }
 
     def tool(action: Callable[[str], VirtualMachine]) -> Tool:
