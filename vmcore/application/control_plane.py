@@ -7,6 +7,7 @@ conflict surfaces as :class:`~vmcore.application.errors.ConcurrencyConflict`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 from uuid import UUID
@@ -32,6 +33,8 @@ T = TypeVar("T")
 EventPublisher = Callable[[object], None]
 DEFAULT_SNAPSHOT_INTERVAL = 50
 
+_log = logging.getLogger(__name__)
+
 
 class ControlPlane(Application[UUID]):
     """Create, drive, inspect and replay virtual machines."""
@@ -52,6 +55,8 @@ class ControlPlane(Application[UUID]):
         if snapshot_interval > 0:
             merged.setdefault("IS_SNAPSHOTTING_ENABLED", "y")
         self._publish = publish
+        self.publish_failures = 0
+        """Committed events whose ``publish`` hook raised (logged, never re-raised)."""
         super().__init__(merged)
 
     # -- creating and commanding --------------------------------------------------------
@@ -158,9 +163,16 @@ class ControlPlane(Application[UUID]):
             raise ConcurrencyConflict(ids) from None
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        """After the commit: a subscriber's failure never reaches the caller (the bus
+        dead-letters it; a ``publish`` hook that raises anyway is logged and counted)."""
         if self._publish is not None:
             for recording in recordings:
-                self._publish(recording.domain_event)
+                try:
+                    self._publish(recording.domain_event)
+                except Exception:
+                    self.publish_failures += 1
+                    _log.exception("publishing committed event %s failed",
+                                   type(recording.domain_event).__qualname__)
 
     # -- reading ------------------------------------------------------------------------
 

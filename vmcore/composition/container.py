@@ -1,14 +1,17 @@
 """The composition root: dependency-injector wiring for stores, bus, services, ControlPlane.
 
-Configuration comes from a dict, the environment (``VMCORE_*``) or a JSON/INI file; the
-store is chosen by a ``Selector`` over :data:`vmcore.composition.stores.STORE_KINDS`. Tests override
-any provider with a fake (``container.bus.override(providers.Object(fake))``).
+Configuration comes from a dict, the environment (``VMCORE_*``, read through the container:
+``from_settings(environ=...)``) or a JSON/INI file. The bus is a ``Resource`` built from
+validated :class:`BusSettings` and started on init; the ServiceManager is a ``Resource``
+that loads every discovered, enabled domain service before the ControlPlane publishes
+anything. ``container.shutdown_resources()`` stops both. Tests override any provider with a
+fake (``container.bus.override(providers.Object(fake))``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,67 +19,84 @@ from dependency_injector import containers, providers
 
 from vmcore.application.control_plane import DEFAULT_SNAPSHOT_INTERVAL, ControlPlane
 from vmcore.application.errors import ConfigurationError
-from vmcore.application.services import ServiceRegistry
+from vmcore.application.services import ServiceManager, discover, parse_all
 from vmcore.bus import UnifiedEventBus
+from vmcore.composition.settings import BUS_DEFAULTS, BUS_ENVIRONMENT, BusSettings
 from vmcore.composition.stores import DEFAULT_STORE, StoreSpec
-from vmcore_domain_services.lifecycle import LifecycleStatistics
 
 DEFAULTS: dict[str, Any] = {
     "store": DEFAULT_STORE,
     "fsync": "always",
     "snapshot_interval": DEFAULT_SNAPSHOT_INTERVAL,
+    "machine_snapshots": "./.vmcore/machine-snapshots",
+    "bus": dict(BUS_DEFAULTS),
+    "services": {},
 }
-ENVIRONMENT = {
-    "store": "VMCORE_STORE",
-    "fsync": "VMCORE_FSYNC",
-    "snapshot_interval": "VMCORE_SNAPSHOT_INTERVAL",
+ENVIRONMENT: dict[tuple[str, ...], str] = {
+    ("store",): "VMCORE_STORE",
+    ("fsync",): "VMCORE_FSYNC",
+    ("snapshot_interval",): "VMCORE_SNAPSHOT_INTERVAL",
+    ("machine_snapshots",): "VMCORE_MACHINE_SNAPSHOTS",
+    **{("bus", key): var for key, var in BUS_ENVIRONMENT.items()},
 }
+SERVICES_DISABLED = "VMCORE_SERVICES_DISABLED"
+"""A comma-separated list of service names to leave out."""
 
 
-def _store_kind(spec: StoreSpec) -> str:
-    return spec.kind
+def _store_env(spec: StoreSpec, fsync: str, environ: Mapping[str, str]) -> dict[str, str]:
+    return spec.env(environ=environ, fsync=fsync)
 
 
-def _file_env(spec: StoreSpec, fsync: str) -> dict[str, str]:
-    return spec.env(fsync=fsync)
+def _bus(settings: BusSettings) -> Iterator[UnifiedEventBus]:
+    bus = UnifiedEventBus(
+        workers=settings.workers,
+        max_queue_size=settings.max_queue_size,
+        overflow="block" if settings.overflow == "block" else "raise",
+        dead_letter_limit=settings.dead_letter_limit,
+        latency_sampling=settings.latency_sampling,
+        handler_timeout=settings.handler_timeout,
+        default_retry=settings.retry_policy(),
+    )
+    bus.start()
+    try:
+        yield bus
+    finally:
+        bus.stop()
 
 
-def _database_env(spec: StoreSpec) -> dict[str, str]:
-    return spec.env()
-
-
-def _registry_with_defaults(bus: UnifiedEventBus) -> ServiceRegistry:
-    registry = ServiceRegistry(bus)
-    registry.register(LifecycleStatistics())
-    return registry
+def _services(bus: UnifiedEventBus, raw: Any) -> Iterator[ServiceManager]:
+    manager = ServiceManager(bus, settings=parse_all(raw))
+    manager.load(discover())
+    try:
+        yield manager
+    finally:
+        manager.stop_all()
 
 
 def _control_plane(env: dict[str, str], snapshot_interval: int, bus: UnifiedEventBus,
-                   services: ServiceRegistry) -> ControlPlane:
+                   services: ServiceManager) -> ControlPlane:
     # ``services`` is a parameter so that every domain service is subscribed before the
     # first event is published.
     del services
-    return ControlPlane(env, snapshot_interval=snapshot_interval, publish=bus.publish)
+    control_plane = ControlPlane(env, snapshot_interval=snapshot_interval,
+                                 publish=bus.publish_committed)
+    bus.durable_source = control_plane
+    return control_plane
 
 
 class Container(containers.DeclarativeContainer):
     """``Container.from_settings(...)`` builds one; ``control_plane()`` is the application."""
 
     config = providers.Configuration(default=DEFAULTS)
+    environ = providers.Object(os.environ)
 
     store_spec = providers.Callable(StoreSpec.parse, config.store)
+    store_env = providers.Callable(_store_env, store_spec, config.fsync, environ)
 
-    store_env = providers.Selector(
-        providers.Callable(_store_kind, store_spec),
-        file=providers.Callable(_file_env, store_spec, config.fsync),
-        sqlite=providers.Callable(_database_env, store_spec),
-        postgres=providers.Callable(_database_env, store_spec),
-        memory=providers.Callable(_database_env, store_spec),
-    )
+    bus_settings = providers.Callable(BusSettings.parse, config.bus)
+    bus = providers.Resource(_bus, bus_settings)
 
-    bus = providers.Singleton(UnifiedEventBus)
-
-    services = providers.Singleton(_registry_with_defaults, bus)
+    services = providers.Resource(_services, bus, config.services)
 
     control_plane = providers.Singleton(
         _control_plane,
@@ -93,14 +113,27 @@ class Container(containers.DeclarativeContainer):
         """Defaults, then a JSON/INI ``config_file``, then ``VMCORE_*`` variables, then
         ``settings`` (later wins). Raises :class:`ConfigurationError` for bad values."""
         container = cls()
+        environ = os.environ if environ is None else environ
+        container.environ.override(providers.Object(environ))
         if config_file:
             _load_file(container, config_file)
-        environ = os.environ if environ is None else environ
-        container.config.from_dict({key: environ[var] for key, var in ENVIRONMENT.items()
-                                    if environ.get(var)})
+        container.config.from_dict(_from_environment(environ))
         container.config.from_dict({k: v for k, v in (settings or {}).items() if v is not None})
         _validate(container.config())
         return container
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for path, var in ENVIRONMENT.items():
+        if environ.get(var):
+            target = nested
+            for key in path[:-1]:
+                target = target.setdefault(key, {})
+            target[path[-1]] = environ[var]
+    for name in filter(None, (n.strip() for n in environ.get(SERVICES_DISABLED, "").split(","))):
+        nested.setdefault("services", {})[name] = {"enabled": False}
+    return nested
 
 
 def _load_file(container: Container, path: str) -> None:
@@ -129,3 +162,5 @@ def _validate(config: Mapping[str, Any]) -> None:
         raise ConfigurationError(
             "snapshot interval must be a whole number >= 0,"
             f" got {config.get('snapshot_interval')!r}")
+    BusSettings.parse(config.get("bus"))
+    parse_all(config.get("services"))

@@ -177,11 +177,12 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         if args.command == "run":
             from vmcore.entrypoints.guest_command import run_guest
 
-            return run_guest(cp, container.bus(), args)
+            return run_guest(cp, container.bus(), args, services=container.services(),
+                             snapshot_dir=container.config.machine_snapshots())
         return _vm(cp, args, out)
     finally:
         cp.close()
-        container.bus().stop()
+        container.shutdown_resources()
 
 
 def _vm(cp: ControlPlane, args: argparse.Namespace, out: TextIO) -> int:

@@ -4,7 +4,6 @@ snapshots; signals pause (and optionally snapshot), resume and stop it."""
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import uuid
@@ -43,11 +42,12 @@ def add_run_command(commands: Any) -> None:
                      help="take a machine snapshot (pause-1, pause-2 ...) at every pause")
 
 
-def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
+def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace, *,
+              services: Any = None, snapshot_dir: str | None = None) -> int:
     """Returns the guest's exit code, or 1 when it crashed or was stopped. Lifecycle
-    changes are announced on stderr as they are committed."""
-    snapshots = MachineSnapshots(os.environ.get("VMCORE_MACHINE_SNAPSHOTS",
-                                                DEFAULT_SNAPSHOT_DIR))
+    changes are announced on stderr as they are committed. The vCPU's MMU is attached to
+    the registered ``mmu`` service (which flushes its TLB on the VM's stop, restore ...)."""
+    snapshots = MachineSnapshots(snapshot_dir or DEFAULT_SNAPSHOT_DIR)
     context = CommandContext()
     if args.from_snapshot:
         vm_ref, snapshot_id = args.from_snapshot
@@ -71,13 +71,16 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
             sys.stderr.flush()
 
     bus.subscribe("vm.*", announce, name="vmcore-run:announce")
-    for topic, handler in runner.machine.bus_handlers().items():
-        bus.subscribe(topic, handler, name=f"vmcore-run:mmu:{topic}")
+    mmu = runner.machine.port.mmu
+    if services is None or "mmu" not in services:
+        raise VmcoreError("vmcore run needs the 'mmu' domain service: do not disable it")
+    services["mmu"].attach(mmu)
     previous = _install_signals(runner, snapshot_on_pause=args.snapshot_on_pause)
     try:
         summary = runner.run(args.max_instructions, startup_time_ms=startup_ms,
                              start=not args.from_snapshot)
     finally:
+        services["mmu"].detach(mmu)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     sys.stdout.flush()
