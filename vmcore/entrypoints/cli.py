@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_store_commands(commands)
 
+    from vmcore.entrypoints.services_command import add_services_command
+
+    add_services_command(commands)
+
     events = commands.add_parser("events", help="query events across VMs")
     events.add_argument("--topic", help="bus topic or pattern, e.g. vm.* or vm.started")
     events.add_argument("--since", type=_timestamp, help="ISO time, e.g. 2026-01-01T00:00Z")
@@ -166,6 +170,10 @@ def _dispatch(args: argparse.Namespace, out: TextIO) -> int:
         from vmcore.entrypoints.store_command import run_store_command
 
         return run_store_command(args, out)
+    if args.command == "services":
+        from vmcore.entrypoints.services_command import run_services_command
+
+        return run_services_command(args, out)
     container, cp = _open(args)
     try:
         if args.command == "demo":

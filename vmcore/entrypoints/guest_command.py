@@ -47,6 +47,8 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace, *,
     """Returns the guest's exit code, or 1 when it crashed or was stopped. Lifecycle
     changes are announced on stderr as they are committed. The vCPU's MMU is attached to
     the registered ``mmu`` service (which flushes its TLB on the VM's stop, restore ...)."""
+    if services is None or "mmu" not in services:
+        raise VmcoreError("vmcore run needs the 'mmu' domain service: do not disable it")
     snapshots = MachineSnapshots(snapshot_dir or DEFAULT_SNAPSHOT_DIR)
     context = CommandContext()
     if args.from_snapshot:
@@ -72,8 +74,6 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace, *,
 
     bus.subscribe("vm.*", announce, name="vmcore-run:announce")
     mmu = runner.machine.port.mmu
-    if services is None or "mmu" not in services:
-        raise VmcoreError("vmcore run needs the 'mmu' domain service: do not disable it")
     services["mmu"].attach(mmu)
     previous = _install_signals(runner, snapshot_on_pause=args.snapshot_on_pause)
     try:

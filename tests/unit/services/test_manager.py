@@ -206,7 +206,7 @@ def test_metrics_and_the_http_api() -> None:
                  'vmcore_service_success_rate{service="flaky"} 0.5',
                  'vmcore_service_breaker_state{service="flaky"} 0.0',
                  'vmcore_service_errors_total{service="flaky",type="OSError"} 1.0',
-                 'vmcore_service_handler_latency_seconds_count{service="flaky"} 1.0'):
+                 'vmcore_service_handler_latency_seconds_gcount{service="flaky"} 1.0'):
         assert line in text
     api = ServicesApi(manager)
     assert [("flaky", "running", "closed", 1, 1)] == [

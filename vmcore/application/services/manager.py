@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from attrs import frozen
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry
 
 from vmcore.application.errors import ConfigurationError, VmcoreError
 from vmcore.application.services.breaker import BreakerState
@@ -72,9 +72,7 @@ class ServiceManager:
         self.skipped: dict[str, str] = {}
         """Discovered services not loaded, and why (disabled, or failed to load)."""
         self.registry = CollectorRegistry(auto_describe=False)
-        self.latency = Histogram("vmcore_service_handler_latency_seconds",
-                                 "Handler latency of sampled deliveries", ["service"],
-                                 registry=self.registry)
+        """Prometheus registry of the services' metrics (see services/metrics.py)."""
         self._health_stop: threading.Event | None = None
         from vmcore.application.services.metrics import install  # metrics imports us
 
@@ -98,8 +96,7 @@ class ServiceManager:
                                          " configure method)")
             configure(**settings.options)
         supervisor = Supervisor(service, settings, bus=self.bus, clock=self.clock,
-                                emit=self._emit, origin=origin,
-                                observe_latency=self.latency.labels(name).observe)
+                                emit=self._emit, origin=origin)
         supervisor.on_breaker_change = self._refresh
         self._supervisors[name] = supervisor
         if start:

@@ -1,8 +1,10 @@
 """Prometheus metrics of the supervised services, through prometheus-client.
 
-Counts are read from the supervisors at scrape time (the hot path pays nothing); the
-handler latency histogram is fed by the bus's sampled deliveries (one in
-``latency_sampling``). :func:`services_text` renders the page; ``vmcore serve`` can add
+Everything is read from the supervisors at scrape time, so the bus's hot path pays nothing.
+The handler latency histogram is a gauge histogram of the recent window: the bus samples one
+delivery in ``latency_sampling`` into a ring per subscription (8192 samples), and the scrape
+buckets that window (a cumulative histogram would need a call per delivery).
+:func:`services_text` renders the page; ``vmcore serve`` can add
 :attr:`ServiceManager.registry` to its ``/metrics``.
 """
 
@@ -11,12 +13,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeHistogramMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from vmcore.application.services.manager import ServiceManager
 
 BREAKER_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+BUCKETS = (0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
 
 
 class ServiceCollector(Collector):
@@ -45,6 +53,9 @@ class ServiceCollector(Collector):
                                   labels=["service", "state"])
         errors = CounterMetricFamily(f"{p}_errors", "Handler failures by exception type",
                                      labels=["service", "type"])
+        latency = GaugeHistogramMetricFamily(
+            f"{p}_handler_latency_seconds", "Handler latency, sampled deliveries of the recent"
+            " window", labels=["service"])
         for status in self.manager.statuses():
             c, name = status.counts, [status.name]
             requests = c["delivered"] + c["failed"]
@@ -58,11 +69,15 @@ class ServiceCollector(Collector):
             state.add_metric([status.name, status.state], 1)
             for kind, count in sorted(status.errors.items()):
                 errors.add_metric([status.name, kind], count)
+            samples = self.manager.supervisor(status.name).latencies()
+            buckets = [(str(bound), sum(1 for x in samples if x <= bound)) for bound in BUCKETS]
+            latency.add_metric(name, [*buckets, ("+Inf", len(samples))], sum(samples))
         yield from families.values()
         yield success
         yield breaker
         yield state
         yield errors
+        yield latency
 
 
 def install(manager: ServiceManager) -> None:

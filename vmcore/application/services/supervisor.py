@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,22 +27,9 @@ from vmcore.bus.subscription import Handler, Subscription, is_coroutine_handler
 REFUSALS = (CircuitOpen, RateLimited)
 
 
-class ObservedRing(deque[float]):
-    """The subscription's latency ring that also feeds a histogram (sampled deliveries)."""
-
-    def __init__(self, observe: Callable[[float], None], maxlen: int | None) -> None:
-        super().__init__(maxlen=maxlen)
-        self._observe = observe
-
-    def append(self, value: float) -> None:
-        deque.append(self, value)
-        self._observe(value)
-
-
 class Supervisor:
     def __init__(self, service: Any, settings: ServiceSettings, *, bus: UnifiedEventBus,
-                 clock: Clock, emit: Callable[[ServiceEvent], None], origin: str,
-                 observe_latency: Callable[[float], None] | None = None) -> None:
+                 clock: Clock, emit: Callable[[ServiceEvent], None], origin: str) -> None:
         self.service = service
         self.name: str = service.name
         self.settings = settings
@@ -50,7 +37,6 @@ class Supervisor:
         self.bus = bus
         self.clock = clock
         self._emit = emit
-        self._observe_latency = observe_latency
         self.state = ServiceState.REGISTERED
         self.breaker = CircuitBreaker(settings.breaker, clock=clock.now,
                                       on_change=self._breaker_changed)
@@ -76,12 +62,9 @@ class Supervisor:
                                      timeout=self.settings.handler_timeout)
             subscription = self.bus.subscription(sid)
             subscription.on_failure = self._failed
-            if self._observe_latency is not None:
-                ring = subscription.metrics.latencies
-                subscription.metrics.latencies = ObservedRing(self._observe_latency, ring.maxlen)
             self.entries[sid] = entry
-            guarded = self.breaker.state is not BreakerState.CLOSED
-            self.bus.replace_handler(sid, self._guard(entry) if guarded else entry)
+            if self.breaker.state is not BreakerState.CLOSED:
+                self.bus.replace_handler(sid, self._guard(entry))
 
     def detach(self) -> None:
         for sid in list(self.entries):
@@ -197,6 +180,10 @@ class Supervisor:
                 "failed": max(0, total["attempts_failed"] - self.rejected),
                 "rejected": self.rejected, "timeouts": total["timeouts"],
                 "dead_lettered": total["dead_lettered"], "restarts": self.restarts}
+
+    def latencies(self) -> list[float]:
+        """The sampled handler latencies of the recent window, every subscription."""
+        return [x for s in self.subscriptions() for x in list(s.metrics.latencies)]
 
 
 def _topic(payload: Any) -> str:

@@ -1,0 +1,99 @@
+"""Supervision cost: bus publish with 0, 1 and 10 supervised domain services against the
+same handlers subscribed to a bare bus, in one process, interleaved.
+
+Run: ``python -m bench.services`` (about a minute) or ``python -m bench.services --quick``.
+Goal (issue 14): supervised / unsupervised <= 1.3x per delivery. Each service has one
+synchronous handler on the published topic (the handler counts); the supervised bus carries a
+ServiceManager (breaker, metrics, latency histogram) for every service.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from vmcore.application.services import ServiceManager
+from vmcore.bus import UnifiedEventBus
+
+perf = time.perf_counter
+GOAL = 1.3
+
+
+class _Ev:
+    __slots__ = ()
+    bus_topic = "bench.tick"
+
+
+class _Service:
+    def __init__(self, index: int) -> None:
+        self.name = f"svc{index}"
+        self.n = 0
+
+    def bus_handlers(self) -> dict[str, Callable[[Any], None]]:
+        return {"bench.*": self.handle}
+
+    def handle(self, event: Any) -> None:
+        self.n += 1
+
+
+def _bare(services: int) -> UnifiedEventBus:
+    bus = UnifiedEventBus()
+    for index in range(services):
+        service = _Service(index)
+        bus.subscribe("bench.*", service.handle, name=service.name)
+    return bus
+
+
+def _supervised(services: int) -> UnifiedEventBus:
+    bus = UnifiedEventBus()
+    manager = ServiceManager(bus)
+    for index in range(services):
+        manager.register(_Service(index))
+    return bus
+
+
+def _time(bus: UnifiedEventBus, events: int) -> float:
+    event, publish = _Ev(), bus.publish
+    t0 = perf()
+    for _ in range(events):
+        publish(event)
+    return perf() - t0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args()
+    events = 20_000 if args.quick else 200_000
+    repeats = args.repeats or (3 if args.quick else 7)
+    print(f"{events} events x {repeats} interleaved repeats per row; ns per delivery"
+          " (per publish with 0 services)")
+    print(f"{'services':>8}  {'bare ns':>8}  {'supervised ns':>13}  ratio min/median/max"
+          f"  goal <= {GOAL}x")
+    worst = 0.0
+    for services in (0, 1, 10):
+        bare, supervised = _bare(services), _supervised(services)
+        _time(bare, events // 10)
+        _time(supervised, events // 10)
+        ratios, bare_ns, sup_ns = [], [], []
+        per = events * max(services, 1)
+        for _ in range(repeats):
+            b = _time(bare, events)
+            s = _time(supervised, events)
+            ratios.append(s / b)
+            bare_ns.append(b / per * 1e9)
+            sup_ns.append(s / per * 1e9)
+        median = statistics.median(ratios)
+        worst = max(worst, median)
+        print(f"{services:>8}  {statistics.median(bare_ns):>8.1f}  "
+              f"{statistics.median(sup_ns):>13.1f}  {min(ratios):.2f}/{median:.2f}/"
+              f"{max(ratios):.2f}  {'ok' if median <= GOAL else 'MISSED'}")
+    print(f"worst median ratio {worst:.2f}x: {'goal met' if worst <= GOAL else 'goal missed'}")
+
+
+if __name__ == "__main__":
+    main()
