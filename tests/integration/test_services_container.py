@@ -104,3 +104,37 @@ def test_the_mmu_service_flushes_an_attached_mmu_on_stop(container: Container) -
     control_plane.start_vm(vm_id)
     control_plane.stop_vm(vm_id)
     assert 1 == fleet.flushes
+
+
+class Durable:
+    """Asks for durable subscriptions: catches up from its tracked position."""
+
+    name = "durable"
+    durable = True
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def bus_handlers(self) -> dict[str, Any]:
+        return {"vm.created": lambda event: self.seen.append(event.name)}
+
+
+def test_a_durable_service_catches_up_after_a_restart(tmp_path: Any) -> None:
+    def session(names: list[str]) -> list[str]:
+        container = Container.from_settings({"store": f"sqlite:{tmp_path}/s.sqlite"},
+                                            environ={})
+        try:
+            service = container.services().register(Durable())
+            assert ServiceState.REGISTERED == container.services().state("durable")
+            control_plane = container.control_plane()  # starts it: now there is a log
+            for name in names:
+                control_plane.create_vm(name, VmConfig())
+            last = control_plane.recorder.max_notification_id() or 0
+            (durable,) = container.services().supervisor("durable").durables.values()
+            durable.wait(last)
+            return service.seen
+        finally:
+            container.shutdown_resources()
+
+    assert ["a", "b"] == session(["a", "b"])
+    assert ["c"] == session(["c"])  # not a and b again: it resumed at its position

@@ -74,13 +74,14 @@ def _services(bus: UnifiedEventBus, raw: Any) -> Iterator[ServiceManager]:
 
 
 def _control_plane(env: dict[str, str], snapshot_interval: int, bus: UnifiedEventBus,
-                   services: ServiceManager) -> ControlPlane:
+                   services: ServiceManager | None) -> ControlPlane:
     # ``services`` is a parameter so that every domain service is subscribed before the
-    # first event is published.
-    del services
+    # first event is published; durable ones start once there is a store to follow.
     control_plane = ControlPlane(env, snapshot_interval=snapshot_interval,
                                  publish=bus.publish_committed)
     bus.durable_source = control_plane
+    if services is not None:
+        services.start_all()
     return control_plane
 
 

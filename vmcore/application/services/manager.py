@@ -132,8 +132,12 @@ class ServiceManager:
 
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, name: str) -> ServiceState:
+        """Start ``name``. A durable service waits (registered) until the bus has a
+        ``durable_source`` to follow; :meth:`start_all` then starts it."""
         supervisor = self._get(name)
         if supervisor.state in _LIVE:
+            return supervisor.state
+        if supervisor.durable and self.bus.durable_source is None:
             return supervisor.state
         self._move(supervisor, ServiceState.STARTING)
         try:
@@ -179,8 +183,10 @@ class ServiceManager:
         return state
 
     def start_all(self) -> None:
+        """Start every service not started yet (registered, or waiting to be durable)."""
         for name in self.names():
-            self.start(name)
+            if self._get(name).state is ServiceState.REGISTERED:
+                self.start(name)
 
     def stop_all(self) -> None:
         self.stop_health_checks()

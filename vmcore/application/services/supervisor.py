@@ -21,7 +21,7 @@ from vmcore.application.services.breaker import BreakerState, CircuitBreaker, Ci
 from vmcore.application.services.events import Error, ServiceEvent, ServiceState
 from vmcore.application.services.limiter import RateLimited, TokenBucket
 from vmcore.application.services.settings import ServiceSettings
-from vmcore.bus import Clock, DeadLetter, UnifiedEventBus
+from vmcore.bus import Clock, DeadLetter, DurableSubscription, UnifiedEventBus
 from vmcore.bus.subscription import Handler, Subscription, is_coroutine_handler
 
 REFUSALS = (CircuitOpen, RateLimited)
@@ -44,6 +44,8 @@ class Supervisor:
                         if settings.rate_limit is not None else None)
         self.entries: dict[int, Handler] = {}
         """Subscription id -> the handler subscribed while the breaker is closed."""
+        self.durables: dict[str, DurableSubscription] = {}
+        """Names of this service's durable subscriptions (``durable = True`` services)."""
         self.errors: Counter[str] = Counter()
         self.rejected = 0
         self.restarts = 0
@@ -54,8 +56,16 @@ class Supervisor:
         self.on_breaker_change: Callable[[Supervisor], None] | None = None
 
     # -- subscriptions ----------------------------------------------------------------------
+    @property
+    def durable(self) -> bool:
+        """Whether the service asked (``durable = True``) to follow the store's log."""
+        return bool(getattr(self.service, "durable", False))
+
     def attach(self) -> None:
         handlers: Mapping[str, Handler] = self.service.bus_handlers()
+        if self.durable:
+            self._attach_durable(handlers)
+            return
         for topic, handler in handlers.items():
             entry = self._limited(handler) if self.limiter is not None else handler
             sid = self.bus.subscribe(topic, entry, name=f"{self.name}:{topic}",
@@ -66,7 +76,18 @@ class Supervisor:
             if self.breaker.state is not BreakerState.CLOSED:
                 self.bus.replace_handler(sid, self._guard(entry))
 
+    def _attach_durable(self, handlers: Mapping[str, Handler]) -> None:
+        """One durable subscription per handler, named ``service:topic``: it catches up from
+        its tracked position in the store's notification log (at-least-once)."""
+        for topic, handler in handlers.items():
+            name = f"{self.name}:{topic}"
+            self.durables[name] = self.bus.subscribe_durable(name, handler, (topic,))
+
     def detach(self) -> None:
+        for name in self.durables:
+            with contextlib.suppress(KeyError):
+                self.bus.stop_durable(name)
+        self.durables.clear()
         for sid in list(self.entries):
             with contextlib.suppress(KeyError):
                 s = self.bus.subscription(sid)
