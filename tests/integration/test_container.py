@@ -101,3 +101,34 @@ def test_the_built_in_services_are_discovered_and_subscribed() -> None:
         assert {"running": 1} == services["lifecycle"].counts()
     finally:
         container.shutdown_resources()
+
+
+def test_the_bus_is_built_from_validated_settings_and_started() -> None:
+    container = Container.from_settings(
+        {"store": "memory", "bus": {"handler_timeout": 2, "retry_attempts": 3}},
+        environ={"VMCORE_BUS_WORKERS": "2"})
+    try:
+        bus = container.bus()
+        assert (True, 2, 2.0, 3) == (bus.running, bus.stats().workers, bus.handler_timeout,
+                                     bus.default_retry.max_attempts)
+
+        async def handler(event: Any) -> None:
+            pass
+
+        sid = bus.subscribe("x", handler)
+        bus.reconfigure(handler_timeout=5.0)  # safe at run time: existing defaults follow
+        assert 5.0 == bus.subscription(sid).timeout
+    finally:
+        container.shutdown_resources()
+    assert not bus.running
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"bus": {"workers": 0}}, "bus settings: 'workers' must be >= 1"),
+    ({"bus": {"overflow": "drop"}}, "bus settings: 'overflow' must be in"),
+    ({"bus": {"latency_sampling": 3}}, "power of two"),
+    ({"bus": {"colour": 1}}, "unknown bus setting"),
+])
+def test_bad_bus_settings_are_refused(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Container.from_settings(settings, environ={})

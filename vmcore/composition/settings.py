@@ -55,7 +55,7 @@ class BusSettings:
         try:
             settings = cls(**values)
         except (TypeError, ValueError) as error:
-            raise ConfigurationError(f"bus settings: {error}") from None
+            raise ConfigurationError(f"bus settings: {_message(error)}") from None
         sampling = settings.latency_sampling
         if sampling & (sampling - 1):
             raise ConfigurationError(f"bus latency_sampling must be a power of two, got {sampling}")
@@ -65,3 +65,9 @@ class BusSettings:
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy.fixed(self.retry_attempts, self.retry_delay)
+
+
+def _message(error: Exception) -> str:
+    """attrs validators put the readable text first in ``args``, then the attribute."""
+    first = error.args[0] if error.args else error
+    return first if isinstance(first, str) else str(error)

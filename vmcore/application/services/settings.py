@@ -57,7 +57,7 @@ class ServiceSettings:
                 health_interval=float(raw.get("health_interval", 30.0)),
             )
         except (TypeError, ValueError) as error:
-            raise ConfigurationError(f"services.{name}: {error}") from None
+            raise ConfigurationError(f"services.{name}: {_message(error)}") from None
 
 
 def parse_all(raw: Any) -> dict[str, ServiceSettings]:
@@ -77,3 +77,9 @@ def _boolean(value: Any) -> bool:
     if text in ("0", "false", "no", "off"):
         return False
     raise ValueError(f"enabled must be true or false, got {value!r}")
+
+
+def _message(error: Exception) -> str:
+    """attrs validators put the readable text first in ``args``, then the attribute."""
+    first = error.args[0] if error.args else error
+    return first if isinstance(first, str) else str(error)
