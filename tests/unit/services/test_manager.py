@@ -215,3 +215,33 @@ def test_metrics_and_the_http_api() -> None:
     assert 1 == api.restart("flaky")["restarts"]
     with pytest.raises(UnknownService, match="no domain service named 'nope'"):
         api.restart("nope")
+
+
+def test_background_health_checks_publish_and_stop() -> None:
+    import threading
+
+    bus = UnifiedEventBus()
+    checked = threading.Event()
+    bus.subscribe("service.health_check", lambda e: checked.set())
+    manager = ServiceManager(bus)
+    manager.register(Flaky())
+    manager.start_health_checks(tick=0.001)
+    try:
+        assert checked.wait(30)
+    finally:
+        manager.stop_all()
+    assert S.STOPPED == manager.state("flaky")
+
+
+def test_unregister_and_redrive_every_dead_letter_by_hand() -> None:
+    manager, bus, _, _ = setup()
+    flaky = manager.register(Flaky())
+    flaky.broken = True
+    bus.publish(event(1))
+    assert 0 == manager.redrive("flaky")  # only refusals by default: this was a failure
+    flaky.broken = False
+    assert 1 == manager.redrive("flaky", refused_only=False)
+    assert [1] == flaky.seen
+    manager.unregister("flaky")
+    assert ([], []) == (manager.names(), [s.name for s in bus.subscriptions()
+                                          if s.name.startswith("flaky")])
