@@ -25,11 +25,17 @@ class BreakerRules(RuleBasedStateMachine):
         self.failures: list[float] = []
         self.successes = 0
         self.opened_at = 0.0
+        self.expected_changes: list[tuple[BreakerState, BreakerState]] = []
+
+    def _to(self, new: BreakerState) -> None:
+        self.expected_changes.append((self.state, new))
+        self.state = new
 
     def _model_state(self) -> BreakerState:
         if (self.state is BreakerState.OPEN
                 and self.clock.now() - self.opened_at >= self.settings.timeout):
-            self.state, self.successes = BreakerState.HALF_OPEN, 0
+            self._to(BreakerState.HALF_OPEN)
+            self.successes = 0
         return self.state
 
     @rule(seconds=st.sampled_from([0.0, 0.5, 5.0, 29.9, 30.0, 59.9, 60.0, 120.0]))
@@ -43,9 +49,11 @@ class BreakerRules(RuleBasedStateMachine):
             self.failures = [t for t in self.failures if now - t < self.settings.time_window]
             self.failures.append(now)
             if len(self.failures) >= self.settings.failure_threshold:
-                self.state, self.opened_at, self.failures = BreakerState.OPEN, now, []
+                self._to(BreakerState.OPEN)
+                self.opened_at, self.failures = now, []
         elif state is BreakerState.HALF_OPEN:
-            self.state, self.opened_at = BreakerState.OPEN, now
+            self._to(BreakerState.OPEN)
+            self.opened_at = now
         self.breaker.record_failure()
 
     @precondition(lambda self: self._model_state() is not BreakerState.OPEN)
@@ -54,7 +62,8 @@ class BreakerRules(RuleBasedStateMachine):
         if self._model_state() is BreakerState.HALF_OPEN:
             self.successes += 1
             if self.successes >= self.settings.success_threshold:
-                self.state, self.failures = BreakerState.CLOSED, []
+                self._to(BreakerState.CLOSED)
+                self.failures = []
         self.breaker.record_success()
 
     @invariant()
@@ -64,6 +73,12 @@ class BreakerRules(RuleBasedStateMachine):
     @invariant()
     def allows_unless_open(self) -> None:
         assert (self._model_state() is not BreakerState.OPEN) == self.breaker.allow()
+
+    @invariant()
+    def the_listener_hears_every_transition(self) -> None:
+        self._model_state()
+        self.breaker.allow()
+        assert self.expected_changes == self.changes
 
     @invariant()
     def changes_are_edges_of_the_machine(self) -> None:

@@ -13,6 +13,7 @@ consecutive failures instead of failures within a time window.
 from __future__ import annotations
 
 import enum
+import threading
 from collections import deque
 from collections.abc import Callable
 
@@ -42,6 +43,7 @@ class BreakerSettings:
 
 
 StateListener = Callable[[BreakerState, BreakerState], None]
+_Changes = list[tuple[BreakerState, BreakerState]]
 
 
 class CircuitBreaker:
@@ -57,52 +59,77 @@ class CircuitBreaker:
         self._successes = 0
         self._opened_at = 0.0
         self.on_change = on_change
+        self._lock = threading.Lock()
+        """Publishers' threads and the bus's loop thread may record at once."""
         self.opened = 0
         """How many times the breaker has opened."""
 
     @property
     def state(self) -> BreakerState:
         """The state now (an open breaker whose timeout has passed reads half-open)."""
-        if (self._state is BreakerState.OPEN
-                and self._now() - self._opened_at >= self.settings.timeout):
-            self._move(BreakerState.HALF_OPEN)
-        return self._state
+        with self._lock:
+            change = self._expire()
+            state = self._state
+        self._notify(change)
+        return state
 
     def allow(self) -> bool:
         """Whether a call may go through now (closed or half-open)."""
         return self.state is not BreakerState.OPEN
 
     def record_success(self) -> None:
-        if self.state is BreakerState.HALF_OPEN:
-            self._successes += 1
-            if self._successes >= self.settings.success_threshold:
-                self._move(BreakerState.CLOSED)
+        with self._lock:
+            change = self._expire()
+            if self._state is BreakerState.HALF_OPEN:
+                self._successes += 1
+                if self._successes >= self.settings.success_threshold:
+                    change = self._move(BreakerState.CLOSED, change)
+        self._notify(change)
 
     def record_failure(self) -> None:
-        state = self.state
-        now = self._now()
-        if state is BreakerState.HALF_OPEN:
-            self._open(now)
-        elif state is BreakerState.CLOSED:
-            failures = self._failures
-            failures.append(now)
-            while failures and now - failures[0] >= self.settings.time_window:
-                failures.popleft()
-            if len(failures) >= self.settings.failure_threshold:
-                self._open(now)
+        with self._lock:
+            change = self._expire()
+            now = self._now()
+            if self._state is BreakerState.HALF_OPEN:
+                change = self._open(now, change)
+            elif self._state is BreakerState.CLOSED:
+                failures = self._failures
+                failures.append(now)
+                while failures and now - failures[0] >= self.settings.time_window:
+                    failures.popleft()
+                if len(failures) >= self.settings.failure_threshold:
+                    change = self._open(now, change)
+        self._notify(change)
 
     def reset(self) -> None:
         """Back to closed with no failures counted (a restart of the service)."""
-        self._move(BreakerState.CLOSED)
+        with self._lock:
+            change = self._move(BreakerState.CLOSED)
+        self._notify(change)
 
-    def _open(self, now: float) -> None:
+    def _expire(self) -> _Changes:
+        if (self._state is BreakerState.OPEN
+                and self._now() - self._opened_at >= self.settings.timeout):
+            return self._move(BreakerState.HALF_OPEN)
+        return []
+
+    def _open(self, now: float, changes: _Changes) -> _Changes:
         self._opened_at = now
         self.opened += 1
-        self._move(BreakerState.OPEN)
+        return self._move(BreakerState.OPEN, changes)
 
-    def _move(self, new: BreakerState) -> None:
+    def _move(self, new: BreakerState, changes: _Changes | None = None) -> _Changes:
+        """Change state (under the lock); the listener is told after the lock is released,
+        so it may call back into the breaker (a redrive does)."""
         old, self._state = self._state, new
         self._failures.clear()
         self._successes = 0
-        if old is not new and self.on_change is not None:
-            self.on_change(old, new)
+        changes = list(changes or [])
+        if old is not new:
+            changes.append((old, new))
+        return changes
+
+    def _notify(self, changes: _Changes) -> None:
+        if self.on_change is not None:
+            for old, new in changes:
+                self.on_change(old, new)
