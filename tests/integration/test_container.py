@@ -18,8 +18,9 @@ class FakeBus:
     def __init__(self) -> None:
         self.published: list[str] = []
         self.subscribed: list[str] = []
+        self.durable_source: Any = None
 
-    def publish(self, event: Any, **_: Any) -> None:
+    def publish_committed(self, event: Any) -> None:
         self.published.append(event.bus_topic)
 
     def subscribe(self, topic: str, handler: Any, **_: Any) -> str:
@@ -36,7 +37,9 @@ def test_later_sources_win(tmp_path: Path) -> None:
                                        "fsync": "group"}))
     container = Container.from_settings({"snapshot_interval": 3}, config_file=str(config_file),
                                         environ={"VMCORE_FSYNC": "none"})
-    assert {"store": "memory", "fsync": "none", "snapshot_interval": 3} == container.config()
+    config = container.config()
+    assert {"store": "memory", "fsync": "none", "snapshot_interval": 3} == {
+        key: config[key] for key in ("store", "fsync", "snapshot_interval")}
     assert 3 == container.control_plane().snapshot_interval
 
 
@@ -74,13 +77,58 @@ def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
         Container.from_settings(config_file=str(tmp_path / "nope.json"), environ={})
 
 
-def test_a_fake_bus_sees_every_committed_event_and_every_service_subscription() -> None:
+def test_a_fake_bus_sees_every_committed_event() -> None:
     container = Container.from_settings({"store": "memory"}, environ={})
     fake = FakeBus()
     container.bus.override(providers.Object(fake))
+    container.services.override(providers.Object(None))
     control_plane = container.control_plane()
     control_plane.create_vm("web-1", VmConfig())
     control_plane.start_vm("web-1")
     assert ["vm.created", "vm_name.claimed", "vm.started"] == fake.published
-    assert "vm.*" in fake.subscribed
-    assert ["lifecycle"] == container.services().names()
+
+
+def test_the_built_in_services_are_discovered_and_subscribed() -> None:
+    container = Container.from_settings({"store": "memory"}, environ={})
+    try:
+        services = container.services()
+        assert ["lifecycle", "mmu"] == sorted(services.names())
+        patterns = {s.pattern for s in container.bus().subscriptions()}
+        assert {"vm.*", "vm.stopped"} <= patterns
+        control_plane = container.control_plane()
+        control_plane.create_vm("web-1", VmConfig())
+        control_plane.start_vm("web-1")
+        assert {"running": 1} == services["lifecycle"].counts()
+    finally:
+        container.shutdown_resources()
+
+
+def test_the_bus_is_built_from_validated_settings_and_started() -> None:
+    container = Container.from_settings(
+        {"store": "memory", "bus": {"handler_timeout": 2, "retry_attempts": 3}},
+        environ={"VMCORE_BUS_WORKERS": "2"})
+    try:
+        bus = container.bus()
+        assert (True, 2, 2.0, 3) == (bus.running, bus.stats().workers, bus.handler_timeout,
+                                     bus.default_retry.max_attempts)
+
+        async def handler(event: Any) -> None:
+            pass
+
+        sid = bus.subscribe("x", handler)
+        bus.reconfigure(handler_timeout=5.0)  # safe at run time: existing defaults follow
+        assert 5.0 == bus.subscription(sid).timeout
+    finally:
+        container.shutdown_resources()
+    assert not bus.running
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"bus": {"workers": 0}}, "bus settings: 'workers' must be >= 1"),
+    ({"bus": {"overflow": "drop"}}, "bus settings: 'overflow' must be in"),
+    ({"bus": {"latency_sampling": 3}}, "power of two"),
+    ({"bus": {"colour": 1}}, "unknown bus setting"),
+])
+def test_bad_bus_settings_are_refused(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Container.from_settings(settings, environ={})

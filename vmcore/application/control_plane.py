@@ -46,6 +46,8 @@ __all__ = ["DEFAULT_SNAPSHOT_INTERVAL", "ControlPlane", "retry_on_conflict"]
 EventPublisher = Callable[[object], None]
 DEFAULT_SNAPSHOT_INTERVAL = 50
 
+_log = logging.getLogger(__name__)
+
 
 class ControlPlane(Application[UUID]):
     """Create, drive, inspect and replay virtual machines."""
@@ -72,6 +74,8 @@ class ControlPlane(Application[UUID]):
         self.snapshot_store_error: CorruptRecordError | None = None
         """Why the snapshots could not be opened (then every read replays events)."""
         self._unreported = threading.local()
+        self.publish_failures = 0
+        """Committed events whose ``publish`` hook raised (logged, never re-raised)."""
         super().__init__(merged)
 
     def construct_snapshot_store(self) -> EventStore[UUID] | None:  # type: ignore[override]
@@ -212,13 +216,18 @@ class ControlPlane(Application[UUID]):
                 for vm_id in vm_ids]
 
     def _notify(self, recordings: list[Recording[UUID]]) -> None:
+        """After the commit: a subscriber's failure never reaches the caller (the bus
+        dead-letters it; a ``publish`` hook that raises anyway is logged and counted)."""
         failures: list[RuntimeEvent] = getattr(self._unreported, "events", [])
         self._unreported.events = []
-        if self._publish is not None:
-            for recording in recordings:
-                self._publish(recording.domain_event)
-            for failure in failures:
-                self._publish(failure)
+        if self._publish is None:
+            return
+        for event in [recording.domain_event for recording in recordings] + failures:
+            try:
+                self._publish(event)
+            except Exception:
+                self.publish_failures += 1
+                _log.exception("publishing committed event %s failed", type(event).__qualname__)
 
     # -- reading ------------------------------------------------------------------------
 

@@ -53,7 +53,10 @@ class EventBus:
         )
 
     def _ensure_started(self) -> None:
-        if not self.bus.running:
+        """Start the workers on the running loop when they are not running, or when the
+        loop they ran on has closed (each ``asyncio.run`` has a loop of its own)."""
+        loop = self.bus.loop
+        if loop is None or loop.is_closed():
             self.bus.start()
 
     async def subscribe(
@@ -66,8 +69,11 @@ class EventBus:
         retry: RetryPolicy | None = None,
         name: str | None = None,
     ) -> int:
-        """Subscribe ``handler`` to an event type (``EventType.ANY`` for all); returns an id."""
-        self._ensure_started()
+        """Subscribe ``handler`` to an event type (``EventType.ANY`` for all); returns an id.
+
+        Subscribing starts nothing: the workers start with the first ``publish`` (or
+        ``async with``) on the loop that runs it, so ``asyncio.run(bus.subscribe(...))``
+        leaves no worker tied to a loop that is about to close."""
         return self.bus.subscribe(
             topic_for(event_type),
             handler,

@@ -12,7 +12,7 @@ from vmcore.bus.clock import Clock, SystemClock
 from vmcore.bus.dead_letters import DeadLetter, DeadLetterQueue
 from vmcore.bus.durable import DurableHandler, DurableSubscription, WakeOnPublish
 from vmcore.bus.durable_status import DurableStatus
-from vmcore.bus.errors import UnknownSubscription
+from vmcore.bus.errors import BusError, UnknownSubscription
 from vmcore.bus.filters import EventFilter, FilterChain
 from vmcore.bus.metrics import BusStats, DeliveryMetrics
 from vmcore.bus.migration import Upcaster
@@ -62,6 +62,8 @@ class UnifiedEventBus:
         batch_tick: float = 0.005,
         durable_source: Application[Any] | None = None,
         latency_sampling: int = 8,
+        handler_timeout: float | None = None,
+        default_retry: RetryPolicy | None = None,
     ) -> None:
         self.clock: Clock = clock or SystemClock()
         self._upcaster = upcaster
@@ -85,6 +87,26 @@ class UnifiedEventBus:
         self.dead_letters = DeadLetterQueue(dead_letter_limit)
         self.durable_source = durable_source
         self._durables: dict[str, DurableSubscription] = {}
+        self.handler_timeout = handler_timeout
+        """Default limit in seconds on one attempt of a coroutine handler (``None``: none)."""
+        self.default_retry = default_retry or NO_RETRY
+        """The retry policy of subscriptions that do not name one."""
+        self.publish_errors = 0
+        """Events :meth:`publish_committed` could not route at all (also dead-lettered)."""
+
+    def reconfigure(self, *, handler_timeout: float | object | None = ...,
+                    default_retry: RetryPolicy | None = None) -> None:
+        """Change the settings that are safe to change while running: the default handler
+        timeout (applied to the existing subscriptions that use the default, too) and the
+        default retry policy (for later subscriptions)."""
+        if handler_timeout is not ...:
+            assert handler_timeout is None or isinstance(handler_timeout, int | float)
+            old, self.handler_timeout = self.handler_timeout, handler_timeout
+            for s in self._registry.all():
+                if s.is_coroutine and s.timeout == old:
+                    s.timeout = handler_timeout
+        if default_retry is not None:
+            self.default_retry = default_retry
 
     # -- subscriptions ---------------------------------------------------------------------
     def subscribe(
@@ -100,8 +122,12 @@ class UnifiedEventBus:
         batch_interval: float = 0.05,
         target_latency: float | None = None,
         name: str | None = None,
+        timeout: float | None = None,
     ) -> int:
         """Register ``handler`` and return the subscription id.
+
+        ``timeout`` limits one attempt of a coroutine handler (default: the bus's
+        ``handler_timeout``; ``0``: no limit); a timed-out attempt fails with TimeoutError.
 
         ``mode`` defaults to ASYNC for coroutine functions and SYNC otherwise. BATCH and
         ADAPTIVE handlers receive lists, flushed at ``batch_size`` events or once the oldest
@@ -127,11 +153,12 @@ class UnifiedEventBus:
             priority=priority,
             chain=FilterChain.of(filters),
             mode=resolved,
-            retry=retry or NO_RETRY,
+            retry=retry or self.default_retry,
             name=name or str(getattr(handler, "__qualname__", repr(handler))),
             clock=self.clock,
             dead_letters=self.dead_letters,
             batcher=batcher,
+            timeout=(timeout or None) if timeout is not None else self.handler_timeout,
         )
         subscription.worker = sid % self._pool.workers
         self._registry.add(subscription)
@@ -144,6 +171,24 @@ class UnifiedEventBus:
             raise UnknownSubscription(subscription_id)
         self._flush(subscription, drain=True)
         self._retired.absorb(subscription.metrics)
+
+    def subscription(self, subscription_id: int) -> Subscription:
+        """The live subscription ``subscription_id`` (its metrics, hook and timeout)."""
+        subscription = self._registry.get(subscription_id)
+        if subscription is None:
+            raise UnknownSubscription(subscription_id)
+        return subscription
+
+    def subscriptions(self) -> list[Subscription]:
+        """Every live subscription, oldest first."""
+        return self._registry.all()
+
+    def replace_handler(self, subscription_id: int, handler: Handler) -> None:
+        """Deliver the subscription's later events to ``handler`` instead (same id, order,
+        metrics and dead letters): how a supervisor puts a guard in front of a handler and
+        takes it away again, so a healthy handler is called bare."""
+        self.subscription(subscription_id).replace_handler(handler)
+        self._registry.changed()
 
     def unsubscribe_handler(self, handler: Handler) -> int:
         """Remove every subscription of ``handler``; return how many there were."""
@@ -252,11 +297,48 @@ class UnifiedEventBus:
             for deliver in route.untimed if route.count & self._sample_mask else route.sync:
                 deliver(event)
         if route.queued_groups:
-            t0 = None if route.count & self._sample_mask else self.clock.now()
-            for worker, subs in route.queued_groups:
-                self._pool.submit(worker, (subs, event, t0, False), priority, self._block)
+            self._enqueue(route, event, priority, True)
         if route.batched:
             self._offer(route.batched, [event])
+
+    def publish_committed(self, event: Any) -> None:
+        """Dispatch an event that is already committed: this never raises. What cannot be
+        queued (bus stopped, queue full) is dead-lettered per subscription, as are handler
+        failures; an event that cannot even be routed is dead-lettered under ``"bus"``."""
+        try:
+            event, route = self._route(event)
+            self._published += 1
+            if not route.subscriptions:
+                self._unrouted += 1
+                return
+            self._dispatch(route, event, 0, False)
+        except Exception as error:  # an upcaster or a topic that failed: keep the event
+            self.publish_errors += 1
+            self.dead_letters.add(DeadLetter(
+                subscription_id=0, subscription_name="bus", topic="?", event=event,
+                error=error, attempts=0, failed_at=self.clock.now()))
+
+    def _dispatch(self, route: Route, event: Any, priority: int, raising: bool) -> None:
+        """The delivery loop, once: synchronous handlers, queues, batches (``publish``
+        inlines the same steps on its hot path)."""
+        self._run_sync(route, event)
+        if route.queued_groups:
+            self._enqueue(route, event, priority, raising)
+        if route.batched:
+            self._offer(route.batched, [event])
+
+    def _enqueue(self, route: Route, event: Any, priority: int, raising: bool) -> None:
+        """Queue ``event`` for the asynchronous subscribers of ``route``. When the pool
+        refuses (stopped, full) this raises, or with ``raising`` false dead-letters."""
+        t0 = None if route.count & self._sample_mask else self.clock.now()
+        for worker, subs in route.queued_groups:
+            try:
+                self._pool.submit(worker, (subs, event, t0, False), priority, self._block)
+            except BusError as error:
+                if raising:
+                    raise
+                for s in subs:
+                    s.dead_letter(event, error)
 
     async def publish_async(self, event: Any, *, priority: int = 0) -> None:
         """Dispatch one event from a coroutine, waiting while a queue is full."""
@@ -311,9 +393,7 @@ class UnifiedEventBus:
                 continue
             self._run_sync(route, event)
             if route.queued_groups:
-                t0 = self.clock.now()
-                for worker, subs in route.queued_groups:
-                    self._pool.submit(worker, (subs, event, t0, False), 0, self._block)
+                self._enqueue(route, event, 0, True)
             for s in route.batched:
                 entry = gathered.get(s.id)
                 if entry is None:
@@ -332,9 +412,7 @@ class UnifiedEventBus:
             for event in items:
                 self._run_sync(route, event)
                 if route.queued_groups:
-                    t0 = self.clock.now()
-                    for worker, subs in route.queued_groups:
-                        self._pool.submit(worker, (subs, event, t0, False), 0, self._block)
+                    self._enqueue(route, event, 0, True)
         if route.batched:
             self._offer(route.batched, items)
 

@@ -14,7 +14,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from vmcore.bus.core import UnifiedEventBus
-from vmcore.bus.metrics import LatencySummary
+from vmcore.bus.metrics import BusStats, LatencySummary
 
 _LABELS = ["subscription", "pattern", "mode"]
 _QUANTILES = (("0.5", "p50"), ("0.9", "p90"), ("0.95", "p95"), ("0.99", "p99"))
@@ -53,6 +53,7 @@ class BusCollector(Collector):
         worst = GaugeMetricFamily(
             f"{p}_latency_max_seconds", "Slowest delivery in the recent window", labels=_LABELS
         )
+        yield from self._errors(stats)
         for s in stats.subscriptions:
             labels = [s.name, s.pattern, s.mode]
             m = s.metrics
@@ -67,6 +68,32 @@ class BusCollector(Collector):
         yield rate
         yield latency
         yield worst
+
+
+    def _errors(self, stats: BusStats) -> Iterator[Metric]:
+        """Seed 000's figures we lacked: error rate, average latency, timeouts, errors by
+        type (failed attempts by exception class)."""
+        p = self.prefix
+        subscriptions = self.bus.subscriptions()
+        delivered = sum(s.metrics.delivered for s in stats.subscriptions)
+        failed = sum(s.metrics.failed for s in stats.subscriptions)
+        yield GaugeMetricFamily(f"{p}_error_rate", "Failed attempts / (delivered + failed)",
+                                value=failed / (delivered + failed) if delivered + failed else 0.0)
+        samples = [x for s in subscriptions for x in list(s.metrics.latencies)]
+        yield GaugeMetricFamily(f"{p}_latency_average_seconds",
+                                "Mean latency of the sampled deliveries in the recent window",
+                                value=sum(samples) / len(samples) if samples else 0.0)
+        yield CounterMetricFamily(f"{p}_timeouts", "Handler attempts cancelled by their timeout",
+                                  value=sum(s.timeouts for s in subscriptions))
+        by_type = CounterMetricFamily(f"{p}_errors", "Failed attempts by exception type",
+                                      labels=["type"])
+        totals: dict[str, int] = {}
+        for s in subscriptions:
+            for kind, count in s.errors.items():
+                totals[kind] = totals.get(kind, 0) + count
+        for kind, count in sorted(totals.items()):
+            by_type.add_metric([kind], count)
+        yield by_type
 
 
 def _add_summary(metric: Metric, labels: dict[str, str], summary: LatencySummary) -> None:

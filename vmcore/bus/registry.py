@@ -91,6 +91,11 @@ class SubscriptionRegistry:
                 self._invalidate()
             return subscription
 
+    def changed(self) -> None:
+        """A subscription's handler changed: recompute the routes."""
+        with self._lock:
+            self._invalidate()
+
     def _invalidate(self) -> None:
         old, self.routes = self.routes, {}
         for route in old.values():

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import inspect
+import logging
 import threading
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
 
 Handler = Callable[[Any], Any]
 """A plain function or coroutine function taking one event (or, in batch modes, a list)."""
+FailureHook = Callable[["Subscription", Any, Exception], None]
+_log = logging.getLogger(__name__)
 
 
 def is_coroutine_handler(handler: Handler) -> bool:
@@ -60,6 +65,7 @@ class Subscription:
         clock: Clock,
         dead_letters: DeadLetterQueue,
         batcher: Batcher | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.id = id
         self.pattern = pattern
@@ -80,10 +86,43 @@ class Subscription:
         self.lock = threading.RLock()
         """Held by the bus around taking and delivering a batch, so batches stay in order."""
         self.active = True
+        self.timeout = timeout
+        """Seconds a coroutine handler may take before it is cancelled (``None``: no limit)."""
+        self.on_failure: FailureHook | None = None
+        """Called with (subscription, payload, error) on every failed attempt, before the
+        retry or dead-letter decision (a supervisor's breaker listens here)."""
+        self.timeouts = 0
+        """Attempts cancelled by :attr:`timeout`."""
+        self.errors: Counter[str] = Counter()
+        """Failed attempts by exception type name."""
+        self._build()
+
+    def _build(self) -> None:
         self.deliver: Callable[[Any], None] = self._build_sync_deliver()
         """Synchronous delivery that also samples the handler's latency."""
         self.deliver_untimed: Callable[[Any], None] = self._build_untimed_deliver()
         """Synchronous delivery that only counts (most events: latency is sampled)."""
+
+    def replace_handler(self, handler: Handler) -> None:
+        """Swap the handler (same calling convention); the registry must drop its routes."""
+        if is_coroutine_handler(handler) != self.is_coroutine:
+            raise ValueError("a replacement handler must be a coroutine handler iff the first was")
+        self.handler = handler
+        self._build()
+
+    async def call_async(self, payload: Any) -> None:
+        """One attempt on the event loop: await a coroutine handler within :attr:`timeout`."""
+        if not self.is_coroutine:
+            self.handler(payload)
+        elif self.timeout is None:
+            await self.handler(payload)
+        else:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self.handler(payload)
+            except TimeoutError:
+                self.timeouts += 1
+                raise
 
     def _build_sync_deliver(self) -> Callable[[Any], None]:
         handler, chain, metrics, now = self.handler, self.chain, self.metrics, self.clock.now
@@ -157,6 +196,7 @@ class Subscription:
         """Retry a failed synchronous delivery (waiting on the clock), else dead-letter it."""
         metrics, retry, attempt = self.metrics, self.retry, 1
         metrics.failed += 1
+        self._report(payload, error)
         while retry.should_retry(error, attempt):
             self.clock.sleep(retry.delay(attempt))
             metrics.retried += 1
@@ -166,6 +206,7 @@ class Subscription:
             except Exception as again:
                 error = again
                 metrics.failed += 1
+                self._report(payload, error)
                 continue
             self._succeeded(t0, count)
             return
@@ -181,9 +222,7 @@ class Subscription:
         metrics, retry, attempt = self.metrics, self.retry, 1
         if error is None:
             try:
-                result = self.handler(payload)
-                if self.is_coroutine:
-                    await result
+                await self.call_async(payload)
             except Exception as first:
                 error = first
             else:
@@ -191,6 +230,7 @@ class Subscription:
                 return
         while True:
             metrics.failed += 1
+            self._report(payload, error)
             if not retry.should_retry(error, attempt):
                 self._dead_letter(payload, error, attempt, count)
                 return
@@ -198,9 +238,7 @@ class Subscription:
             metrics.retried += 1
             attempt += 1
             try:
-                result = self.handler(payload)
-                if self.is_coroutine:
-                    await result
+                await self.call_async(payload)
             except Exception as again:
                 error = again
                 continue
@@ -218,10 +256,24 @@ class Subscription:
         assert self.batcher is not None
         self.batcher.observe(self.clock.now() - first_at)
 
+    def _report(self, payload: Any, error: Exception) -> None:
+        self.errors[type(error).__name__] += 1
+        hook = self.on_failure
+        if hook is not None:
+            try:
+                hook(self, payload, error)
+            except Exception:  # a supervisor's bug never breaks delivery
+                _log.exception("failure hook of %s raised", self.name)
+
     def _succeeded(self, t0: float | None, count: int) -> None:
         self.metrics.delivered += count
         if t0 is not None:
             self.metrics.latencies.append(self.clock.now() - t0)
+
+    def dead_letter(self, payload: Any, error: BaseException, attempts: int = 0,
+                    count: int = 1) -> None:
+        """Put ``payload`` in the dead-letter queue (it was not, or could not be, handled)."""
+        self._dead_letter(payload, error, attempts, count)
 
     def _dead_letter(self, payload: Any, error: BaseException, attempts: int, count: int) -> None:
         is_batch = self.batcher is not None and isinstance(payload, list)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future
@@ -63,6 +64,7 @@ class WorkerPool:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Start on the running loop of this thread, or on a new background thread."""
+        self.forget_closed_loop()
         if self.loop is not None:
             return
         try:
@@ -100,6 +102,8 @@ class WorkerPool:
 
     async def stop_async(self) -> None:
         """Drain every queue, then end the workers (call on the pool's loop)."""
+        if self.forget_closed_loop() or self.loop is None:
+            return
         self.accepting = False
         for q in self.queues:
             await q.join()
@@ -109,10 +113,34 @@ class WorkerPool:
         self._tasks[-1].cancel()
         self.loop = None
 
+    def forget_closed_loop(self) -> bool:
+        """If the loop the pool was started on has closed (``asyncio.run`` returned), forget
+        it: the workers died with it. Items still queued are dead-lettered with
+        :class:`BusNotRunning`. Returns whether the pool was reset."""
+        loop = self.loop
+        if loop is None or not loop.is_closed():
+            return False
+        lost = BusNotRunning("the event loop the bus ran on closed before this was handled")
+        for q in self.queues:
+            for item in list(getattr(q, "items", ())):
+                if item is _STOP or not isinstance(item, tuple):
+                    continue
+                subscriptions, payload, _t0, is_batch = _unpack(item)
+                for s in subscriptions:
+                    s.dead_letter(payload, lost, 0, len(payload) if is_batch else 1)
+        self.loop, self.accepting, self.queues, self._tasks = None, False, [], []
+        self._semaphore, self._loop_thread_id, self._thread = None, -1, None
+        return True
+
     def stop(self) -> None:
         """Drain and stop from a thread that is not the pool's loop."""
+        if self.forget_closed_loop():
+            return
         loop = self.loop
         if loop is None:
+            return
+        if sys.is_finalizing() or (self._thread is not None and not self._thread.is_alive()):
+            self.loop, self.accepting = None, False  # the interpreter is exiting: no waiting
             return
         if self.on_loop_thread():
             raise RuntimeError("stop() would block the event loop: use await bus.stop_async()")
@@ -205,7 +233,10 @@ class WorkerPool:
                         continue
                     try:  # first attempt inline: the common, successful case costs one call
                         if s.is_coroutine:
-                            await s.handler(payload)
+                            if s.timeout is None:
+                                await s.handler(payload)
+                            else:
+                                await s.call_async(payload)
                         else:
                             s.handler(payload)
                     except Exception as error:
@@ -230,3 +261,9 @@ class WorkerPool:
             await asyncio.sleep(self.tick if busy else 0.1)
             if self.on_tick is not None:
                 busy = bool(self.on_tick())
+
+
+def _unpack(item: Any) -> Item:
+    """A queued item, whether plain or wrapped by a priority queue as (rank, seq, item)."""
+    unpacked: Item = item[2] if len(item) == 3 and isinstance(item[2], tuple) else item
+    return unpacked

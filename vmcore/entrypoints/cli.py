@@ -41,6 +41,8 @@ COMMANDS: tuple[Command, ...] = (
             "run the control plane as an HTTP service (REST, SSE, WebSocket, dashboard)"),
     Command("bus", "vmcore.entrypoints.bus_service.command", "add_bus_command",
             "the event bus service (JSON-RPC over TCP): serve, emit, poll, subscribe"),
+    Command("services", "vmcore.entrypoints.services_command", "add_services_command",
+            "the domain services plugged into the bus, from entry points and settings"),
     Command("info", "vmcore.entrypoints.info_command", "add_info_command",
             "where data lives and the configuration in effect"),
     Command("demo", "vmcore.entrypoints.demo", "add_demo_command",

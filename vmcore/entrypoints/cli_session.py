@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -74,9 +73,9 @@ class CliSession:
     def close(self) -> None:
         if self._control_plane is not None:
             self._control_plane.close()
-        # No bus exists unless its module was loaded (the first published event loads it).
-        if self._container is not None and "vmcore.bus.core" in sys.modules:
-            self._container.bus().stop()
+        # Stops the bus and the services if the first published event created them.
+        if self._container is not None:
+            self._container.shutdown_resources()
 
 
 def _open(container: Container) -> ControlPlane:

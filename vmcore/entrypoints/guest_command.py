@@ -69,20 +69,28 @@ def run_guest_command(args: argparse.Namespace, session: CliSession) -> int:
         raise VmcoreError(f"cannot load guest {args.guest!r}: no such file")
     container = session.container()
     directory = container.store_spec().machine_snapshot_dir(session.environ)
-    status, summary = run_guest(session.control_plane(), container.bus(), args, directory)
+    control_plane = session.control_plane()
+    bus = container.publisher().connect()  # the bus, with every enabled service started
+    status, summary = run_guest(control_plane, bus, args, directory,
+                                services=container.services())
     if session.json:
         session.emit(summary, "")
     return status
 
 
 def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace,
-              snapshot_dir: Path) -> tuple[int, dict[str, Any]]:
+              snapshot_dir: Path, *, services: Any) -> tuple[int, dict[str, Any]]:
     """Returns the guest's exit code (or 1 when it crashed or was stopped) and a summary.
-    Lifecycle changes are announced on stderr as they are committed."""
+    Lifecycle changes are announced on stderr as they are committed. The vCPU's MMU is
+    attached to the registered ``mmu`` service (which flushes its TLB on the VM's stop,
+    restore ...)."""
+    from vmcore.application.errors import VmcoreError
     from vmcore.application.guest_runner import Outcome, boot, resume_from_snapshot
     from vmcore.application.machine_snapshots import MachineSnapshots
     from vmcore.domain import CommandContext, parse_memory_size
 
+    if services is None or "mmu" not in services:
+        raise VmcoreError("vmcore run needs the 'mmu' domain service: do not disable it")
     snapshots = MachineSnapshots(snapshot_dir)
     context = CommandContext()
     if args.from_snapshot:
@@ -105,13 +113,14 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace,
             sys.stderr.flush()
 
     bus.subscribe(VM_EVENTS, announce, name="vmcore-run:announce")
-    for topic, handler in runner.machine.bus_handlers().items():
-        bus.subscribe(topic, handler, name=f"vmcore-run:mmu:{topic}")
+    mmu = runner.machine.port.mmu
+    services["mmu"].attach(mmu)
     previous = _install_signals(runner, snapshot_on_pause=args.snapshot_on_pause)
     try:
         summary = runner.run(args.max_instructions, startup_time_ms=startup_ms,
                              start=not args.from_snapshot)
     finally:
+        services["mmu"].detach(mmu)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     sys.stdout.flush()
