@@ -12,9 +12,10 @@ import pytest
 
 from tests.e2e.cli_runner import vmcore_env
 
-# Loaded by commands that run guests, serve, copy stores or talk to PostgreSQL only.
+# Loaded by commands that run guests, serve, copy stores or talk to PostgreSQL only. (The
+# `mmu` service itself, a registry of attached vCPUs, loads with every writing command.)
 HEAVY = ("vmcore_domain_services.riscv", "vmcore_domain_services.execution",
-         "vmcore_domain_services.mmu", "vmcore.application.guest_runner",
+         "vmcore_domain_services.mmu.service", "vmcore.application.guest_runner",
          "vmcore.application.machine_snapshots", "elftools", "prometheus_client",
          "vmcore.bus.core", "psycopg", "vmcore_event_store.copy", "eventsourcing.sqlite",
          "http.server")

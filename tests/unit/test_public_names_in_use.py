@@ -3,44 +3,11 @@ nothing calls go, or get a test that shows their use)."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from vmcore.application.services import ServiceRegistry
 from vmcore.domain import VirtualMachine, VmConfig
 from vmcore_domain_services.execution import Machine
 from vmcore_domain_services.riscv.asm import assemble, encode
 
 CREATED, DELETED = VirtualMachine.Created.bus_topic, VirtualMachine.Deleted.bus_topic
-
-
-class _RecordingBus:
-    """A fake bus: remembers live subscriptions by id."""
-
-    def __init__(self) -> None:
-        self.live: dict[int, str] = {}
-
-    def subscribe(self, topic: str, handler: Any, /, *, name: str | None = None) -> int:
-        self.live[len(self.live) + 1] = topic
-        return len(self.live)
-
-    def unsubscribe(self, subscription_id: int, /) -> None:
-        del self.live[subscription_id]
-
-
-class _Service:
-    name = "counter"
-
-    def bus_handlers(self) -> dict[str, Any]:
-        return {CREATED: print, DELETED: print}
-
-
-def test_unregistering_a_service_drops_its_subscriptions() -> None:
-    bus = _RecordingBus()
-    registry = ServiceRegistry(bus)
-    registry.register(_Service())
-    assert (["counter"], [CREATED, DELETED]) == (registry.names(), sorted(bus.live.values()))
-    registry.unregister("counter")
-    assert ([], {}) == (registry.names(), bus.live)
 
 
 def test_event_ids_name_the_vm_and_version_for_causation_chains() -> None:

@@ -17,12 +17,14 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dependency_injector import containers, providers
-
 from vmcore.application.control_plane import DEFAULT_SNAPSHOT_INTERVAL, ControlPlane
 from vmcore.application.errors import ConfigurationError
+from vmcore.composition.lean_imports import web_hooks_hidden
 from vmcore.composition.settings import BUS_DEFAULTS, BUS_ENVIRONMENT, BusSettings
 from vmcore.composition.stores import DEFAULT_STORE, StoreSpec
+
+with web_hooks_hidden():
+    from dependency_injector import containers, providers
 
 if TYPE_CHECKING:  # the bus and the services load at the first published event
     from vmcore.application.services import ServiceManager

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from vmcore_domain_services.mmu.service import FLUSHING_TOPICS, MmuService
+from vmcore_domain_services.mmu.flushing import FLUSHING_TOPICS
+
+if TYPE_CHECKING:  # the fleet loads with every writing command; the MMU only with a guest
+    from vmcore_domain_services.mmu.service import MmuService
 
 
 class MmuFleet:

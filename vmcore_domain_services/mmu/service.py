@@ -5,30 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from uuid import UUID
 
-from vmcore.domain import VirtualMachine
 from vmcore.domain.runtime import RuntimeEvent, RuntimePublisher, discard_runtime_event
 from vmcore_domain_services.mmu.access import Access, Privilege, RiscvContext, X86Context
 from vmcore_domain_services.mmu.faults import TLB_FLUSHED_TOPIC, raise_mmu_exception
+from vmcore_domain_services.mmu.flushing import FLUSHING_TOPICS
 from vmcore_domain_services.mmu.modes import PagingMode, root_from_cr3, root_from_satp
 from vmcore_domain_services.mmu.permissions import tlb_table_for
 from vmcore_domain_services.mmu.protocols import PhysicalMemory
 from vmcore_domain_services.mmu.results import PageFault, Translation
 from vmcore_domain_services.mmu.tlb import Tlb, TlbStats, Translate
 from vmcore_domain_services.mmu.walker import walk
-
-FLUSHING_TOPICS = tuple(
-    event.bus_topic
-    for event in (
-        VirtualMachine.Stopped,
-        VirtualMachine.Crashed,
-        VirtualMachine.SnapshotRestored,
-        VirtualMachine.MigrationCompleted,
-        VirtualMachine.MemoryFreed,
-        VirtualMachine.MemoryUnmapped,
-        VirtualMachine.Deleted,
-    )
-)
-"""Domain events after which no cached translation of that VM may be used again."""
 
 
 class MmuService:

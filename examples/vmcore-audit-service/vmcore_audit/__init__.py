@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from vmcore.domain.topics import VM_EVENTS
+
 
 class AuditService:
     name = "audit"
@@ -25,7 +27,7 @@ class AuditService:
         self.path = Path(path)
 
     def bus_handlers(self) -> Mapping[str, Callable[[Any], None]]:
-        return {"vm.*": self.record}
+        return {VM_EVENTS: self.record}
 
     def record(self, event: Any) -> None:
         line = {"topic": event.bus_topic, "vm": str(event.originator_id),

@@ -7,29 +7,63 @@ A domain service is any object with a ``name`` and a ``bus_handlers()`` method r
 ``health()``. Services never call each other: they only react to events.
 """
 
-from vmcore.application.services.api import ServicesApi
-from vmcore.application.services.breaker import (
-    BreakerSettings,
-    BreakerState,
-    CircuitBreaker,
-    CircuitOpen,
-)
-from vmcore.application.services.discovery import GROUP, Discovered, discover
-from vmcore.application.services.events import (
-    SERVICE_TOPICS,
-    Error,
-    HealthCheck,
-    Restarted,
-    ServiceEvent,
-    ServiceState,
-    Started,
-    StateChanged,
-    Stopped,
-)
-from vmcore.application.services.limiter import LimiterSettings, RateLimited, TokenBucket
-from vmcore.application.services.manager import ServiceManager, ServiceStatus, UnknownService
-from vmcore.application.services.protocol import DomainService
-from vmcore.application.services.settings import ServiceSettings, parse_all
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vmcore.application.services.api import ServicesApi
+    from vmcore.application.services.breaker import (
+        BreakerSettings,
+        BreakerState,
+        CircuitBreaker,
+        CircuitOpen,
+    )
+    from vmcore.application.services.discovery import GROUP, Discovered, discover
+    from vmcore.application.services.events import (
+        SERVICE_TOPICS,
+        Error,
+        HealthCheck,
+        Restarted,
+        ServiceEvent,
+        ServiceState,
+        Started,
+        StateChanged,
+        Stopped,
+    )
+    from vmcore.application.services.limiter import LimiterSettings, RateLimited, TokenBucket
+    from vmcore.application.services.manager import ServiceManager, ServiceStatus, UnknownService
+    from vmcore.application.services.protocol import DomainService
+    from vmcore.application.services.settings import ServiceSettings, parse_all
+
+# Names load on first use (PEP 562): importing one submodule costs only what it needs.
+_LAZY = {
+    "ServicesApi": "vmcore.application.services.api",
+    "BreakerSettings": "vmcore.application.services.breaker",
+    "BreakerState": "vmcore.application.services.breaker",
+    "CircuitBreaker": "vmcore.application.services.breaker",
+    "CircuitOpen": "vmcore.application.services.breaker",
+    "GROUP": "vmcore.application.services.discovery",
+    "Discovered": "vmcore.application.services.discovery",
+    "discover": "vmcore.application.services.discovery",
+    "SERVICE_TOPICS": "vmcore.application.services.events",
+    "Error": "vmcore.application.services.events",
+    "HealthCheck": "vmcore.application.services.events",
+    "Restarted": "vmcore.application.services.events",
+    "ServiceEvent": "vmcore.application.services.events",
+    "ServiceState": "vmcore.application.services.events",
+    "Started": "vmcore.application.services.events",
+    "StateChanged": "vmcore.application.services.events",
+    "Stopped": "vmcore.application.services.events",
+    "LimiterSettings": "vmcore.application.services.limiter",
+    "RateLimited": "vmcore.application.services.limiter",
+    "TokenBucket": "vmcore.application.services.limiter",
+    "ServiceManager": "vmcore.application.services.manager",
+    "ServiceStatus": "vmcore.application.services.manager",
+    "UnknownService": "vmcore.application.services.manager",
+    "DomainService": "vmcore.application.services.protocol",
+    "ServiceSettings": "vmcore.application.services.settings",
+    "parse_all": "vmcore.application.services.settings",
+}
 
 __all__ = [
     "GROUP",
@@ -59,3 +93,12 @@ __all__ = [
     "discover",
     "parse_all",
 ]
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
