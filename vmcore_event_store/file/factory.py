@@ -40,6 +40,7 @@ class FileInfrastructureFactory(InfrastructureFactory[FileTrackingRecorder]):
     VMCORE_FILE_SEGMENT_BYTES = "VMCORE_FILE_SEGMENT_BYTES"
     VMCORE_FILE_POLL_INTERVAL = "VMCORE_FILE_POLL_INTERVAL"
     VMCORE_FSYNC_GROUP_WINDOW = "VMCORE_FSYNC_GROUP_WINDOW"
+    VMCORE_FILE_LOCK_TIMEOUT = "VMCORE_FILE_LOCK_TIMEOUT"
     DEFAULT_PATH = ".vmcore"
 
     def __init__(self, env: Environment | EnvType | None) -> None:
@@ -56,7 +57,10 @@ class FileInfrastructureFactory(InfrastructureFactory[FileTrackingRecorder]):
         segment_bytes = self._positive(self.VMCORE_FILE_SEGMENT_BYTES, 64 << 20, int)
         self.poll_interval = self._positive(self.VMCORE_FILE_POLL_INTERVAL, 0.05, float)
         window = self._positive(self.VMCORE_FSYNC_GROUP_WINDOW, 0.001, float)
-        self.store = FileStore.open(os.path.abspath(path), policy, int(segment_bytes), window)
+        lock_timeout = self._positive(self.VMCORE_FILE_LOCK_TIMEOUT, 30.0, float)
+        self.store = FileStore.open(
+            os.path.abspath(path), policy, int(segment_bytes), window, lock_timeout
+        )
         self._closed = False
 
     def _positive(self, key: str, default: float, kind: type[int] | type[float]) -> float:
