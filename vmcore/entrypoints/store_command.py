@@ -1,4 +1,5 @@
-"""``vmcore store copy|verify``: move a whole store to another backend, and prove it."""
+"""``vmcore store copy|verify|reindex``: move a whole store to another backend, prove it,
+rebuild a file store's persistent index."""
 
 from __future__ import annotations
 
@@ -32,9 +33,15 @@ def add_store_commands(commands: argparse._SubParsersAction) -> None:  # type: i
         action.add_argument("--from", dest="source", required=True, help="store spec")
         action.add_argument("--to", dest="target", required=True, help="store spec")
         action.add_argument("--page-size", type=int, default=500)
+    reindex = actions.add_parser(
+        "reindex", help="rebuild a file store's index from its log (safe while in use)"
+    )
+    reindex.add_argument("--store", dest="reindex_store", help="file[:DIR] (default: --store)")
 
 
 def run_store_command(args: argparse.Namespace, out: TextIO) -> int:
+    if args.store_command == "reindex":
+        return _reindex(args, out)
     source, target = _open(args.source), _open(args.target)
     try:
         if args.store_command == "copy":
@@ -57,6 +64,28 @@ def run_store_command(args: argparse.Namespace, out: TextIO) -> int:
     finally:
         source.close()
         target.close()
+
+
+def _reindex(args: argparse.Namespace, out: TextIO) -> int:
+    import os
+
+    from vmcore_event_store.file import FileStoreError
+    from vmcore_event_store.file.reindex import reindex_store
+
+    text = args.reindex_store or getattr(args, "store", None) or os.environ.get("VMCORE_STORE")
+    spec = StoreSpec.parse(text or "file")
+    if spec.kind != "file":
+        out.write(f"nothing to reindex: {spec} keeps its own indexes\n")
+        return 0
+    path = spec.env()["VMCORE_FILE_STORE_PATH"]
+    try:
+        logs = reindex_store(path)
+    except (FileStoreError, OSError) as error:
+        raise StoreCommandError(f"cannot reindex {path}: {error}") from error
+    for log in logs:
+        out.write(f"reindexed {log.directory}: notifications up to {log.max_notification_id},"
+                  f" checkpoint at segment {log.segment_no} offset {log.offset}\n")
+    return 0
 
 
 def _open(spec_text: str) -> Store:

@@ -41,6 +41,7 @@ class FileInfrastructureFactory(InfrastructureFactory[FileTrackingRecorder]):
     VMCORE_FILE_POLL_INTERVAL = "VMCORE_FILE_POLL_INTERVAL"
     VMCORE_FSYNC_GROUP_WINDOW = "VMCORE_FSYNC_GROUP_WINDOW"
     VMCORE_FILE_LOCK_TIMEOUT = "VMCORE_FILE_LOCK_TIMEOUT"
+    VMCORE_FILE_INDEX_CHECKPOINT = "VMCORE_FILE_INDEX_CHECKPOINT"
     DEFAULT_PATH = ".vmcore"
 
     def __init__(self, env: Environment | EnvType | None) -> None:
@@ -58,8 +59,14 @@ class FileInfrastructureFactory(InfrastructureFactory[FileTrackingRecorder]):
         self.poll_interval = self._positive(self.VMCORE_FILE_POLL_INTERVAL, 0.05, float)
         window = self._positive(self.VMCORE_FSYNC_GROUP_WINDOW, 0.001, float)
         lock_timeout = self._positive(self.VMCORE_FILE_LOCK_TIMEOUT, 30.0, float)
+        checkpoint = self._positive(self.VMCORE_FILE_INDEX_CHECKPOINT, 10_000, int)
         self.store = FileStore.open(
-            os.path.abspath(path), policy, int(segment_bytes), window, lock_timeout
+            os.path.abspath(path),
+            policy,
+            int(segment_bytes),
+            window,
+            lock_timeout,
+            int(checkpoint),
         )
         self._closed = False
 

@@ -1,8 +1,8 @@
-"""The in-memory index of a log, rebuilt from the segments on open.
+"""The in-memory index of a log's tail: what was read after the persistent checkpoint.
 
-It holds every committed notification in id order, a per-aggregate version index and the
-highest tracking id per upstream application. It is not thread-safe by itself: the log
-serialises access to it.
+It holds the tail's notifications in id order, a per-aggregate version index and the
+highest tracking id per upstream application (of the whole log: it starts from the
+checkpoint's). It is not thread-safe by itself: the log serialises access to it.
 """
 
 from __future__ import annotations
@@ -41,15 +41,20 @@ class _Stream:
 class LogIndex:
     """Committed notifications, by id and by (originator, version)."""
 
-    def __init__(self) -> None:
+    def __init__(self, base_max_id: int = 0, max_tracking: dict[str, int] | None = None) -> None:
         self.notifications: list[Notification] = []
         self.ids: list[int] = []
         self.streams: dict[str, _Stream] = {}
-        self.max_tracking: dict[str, int] = {}
+        self.max_tracking: dict[str, int] = dict(max_tracking or {})
+        self.base_max_id = base_max_id
+        """The highest notification id before the tail (the checkpoint's)."""
 
     @property
     def max_id(self) -> int:
-        return self.ids[-1] if self.ids else 0
+        return self.ids[-1] if self.ids else self.base_max_id
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
     def apply(self, commit: Commit) -> None:
         streams = self.streams

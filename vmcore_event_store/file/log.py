@@ -20,7 +20,9 @@ never take the writer lock.
 
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 import struct
 import threading
 import time
@@ -36,6 +38,13 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
+from vmcore_event_store.file.checkpoint import (
+    Checkpoint,
+    IndexFile,
+    build_index,
+    create_index,
+    read_fingerprint,
+)
 from vmcore_event_store.file.errors import CorruptRecordError, FileStoreError
 from vmcore_event_store.file.framing import Commit, encode_commit
 from vmcore_event_store.file.index import LogIndex
@@ -43,6 +52,10 @@ from vmcore_event_store.file.segments import SegmentCursor, fsync_dir, segment_n
 from vmcore_event_store.file.writer_lock import WriterLock
 
 __all__ = ["EventLog", "FsyncPolicy"]
+
+_log = logging.getLogger(__name__)
+_BUILD_ON_OPEN_BYTES = 4 << 20
+"""Without a usable index, a log at least this big gets one built before it is read."""
 
 
 class FsyncPolicy(Enum):
@@ -81,8 +94,10 @@ class EventLog:
         policy: FsyncPolicy,
         segment_bytes: int,
         group_window: float = 0.001,
+        checkpoint_events: int = 10_000,
     ) -> None:
         self.directory = directory
+        self.checkpoint_events = checkpoint_events
         self.policy = policy
         self.segment_bytes = segment_bytes
         self.group_window = group_window
@@ -97,6 +112,10 @@ class EventLog:
         self._closed = False
         self._index = LogIndex()
         self._cursor = SegmentCursor(directory)
+        self._index_file: IndexFile | None = None
+        self._upto = 0
+        """Reads take notification ids up to this one from the index file, later from memory."""
+        self._next_checkpoint_try = checkpoint_events
         self._listeners: set[threading.Event] = set()
         self._open()
 
@@ -122,7 +141,83 @@ class EventLog:
             raise CorruptRecordError(
                 self._cursor.path(1), 0, f"segment files missing: {list(range(1, numbers[0]))}"
             )
+        found = self._use_index(numbers) if numbers else None
+        unusable = found is False
+        big = found is None and numbers and self._log_bytes(numbers) >= _BUILD_ON_OPEN_BYTES
+        if (unusable or big) and os.access(self.directory, os.W_OK):
+            build_index(self.directory)
+            self._use_index(numbers)
         self._catch_up(repair=False, check=True)
+        self._maybe_checkpoint()
+
+    def _log_bytes(self, numbers: list[int]) -> int:
+        return sum(os.path.getsize(self._cursor.path(n)) for n in numbers)
+
+    def _use_index(self, numbers: list[int]) -> bool | None:
+        """Resumes from the index file's checkpoint if it matches the log.
+
+        Returns True if resumed, None if there is no index file, False if it is unusable.
+        """
+        try:
+            index_file = IndexFile.open(self.directory)
+        except sqlite3.Error as e:
+            _log.warning("file store index of %s unreadable (%s): rebuilding", self.directory, e)
+            return False
+        if index_file is None:
+            return None
+        try:
+            loaded = index_file.load()
+        except sqlite3.Error as e:
+            loaded = None
+            reason = f"unreadable ({e})"
+        else:
+            reason = "of another format"
+        if loaded is not None:
+            checkpoint, tracking = loaded
+            path = self._cursor.path(checkpoint.segment_no)
+            if checkpoint.segment_no in numbers and checkpoint.fingerprint == read_fingerprint(
+                path, checkpoint.end
+            ):
+                self._cursor.resume(checkpoint.segment_no, checkpoint.end, checkpoint.sealed)
+                self._index = LogIndex(checkpoint.max_id, tracking)
+                self._index_file, self._upto = index_file, checkpoint.max_id
+                return True
+            reason = "stale: it does not match the log at its checkpoint"
+        index_file.close()
+        _log.warning("file store index of %s is %s: rebuilding it", self.directory, reason)
+        return False
+
+    def _maybe_checkpoint(self) -> None:
+        """Moves the in-memory tail into the index file once it is big enough (``_lock``)."""
+        if len(self._index) < self._next_checkpoint_try or self._writing:
+            return
+        self._next_checkpoint_try = len(self._index) + self.checkpoint_events
+        try:
+            self._checkpoint()
+        except (OSError, sqlite3.Error) as e:  # a store we may only read, a busy index
+            _log.debug("no checkpoint of %s: %s", self.directory, e)
+
+    def _checkpoint(self) -> None:
+        cursor = self._cursor
+        if cursor.fd < 0:
+            return
+        if self._index_file is None or not self._index_file.writable:
+            if not os.access(self.directory, os.W_OK):
+                return
+            if self._index_file is not None:
+                self._index_file.close()
+            self._index_file = create_index(self.directory)
+        fingerprint = read_fingerprint(cursor.path(), cursor.end)
+        if fingerprint is None:
+            return
+        index = self._index
+        checkpoint = Checkpoint(
+            cursor.segment_no, cursor.end, cursor.sealed, fingerprint, index.max_id
+        )
+        if self._index_file.save(checkpoint, index.notifications, index.max_tracking):
+            self._index = LogIndex(index.max_id, index.max_tracking)
+            self._upto = index.max_id
+            self._next_checkpoint_try = self.checkpoint_events
 
     def _catch_up(self, *, repair: bool, check: bool = False) -> None:
         if self._cursor.catch_up(self._index.apply, repair=repair, check=check):
@@ -137,6 +232,7 @@ class EventLog:
         """
         if not self._writing and not self._closed:
             self._catch_up(repair=False)
+            self._maybe_checkpoint()
 
     # Writing ----------------------------------------------------------------------------
 
@@ -233,6 +329,8 @@ class EventLog:
                     r.error = e
         finally:
             self._writer_lock.release()
+        with self._lock:
+            self._maybe_checkpoint()  # outside the writer lock: other processes go on
 
     def _prepare(self, batch: list[_Request]) -> list[tuple[_Request, bytes, Commit]]:
         """Checks and frames each request against the caught-up index (under ``_lock``)."""
@@ -243,6 +341,13 @@ class EventLog:
         for r in batch:
             try:
                 new_keys = self._index.check_new(r.events, keys)
+                if self._index_file is not None and r.events:
+                    found = self._index_file.existing(
+                        [(e.originator_id, e.originator_version) for e in r.events]
+                    )
+                    if found:
+                        msg = f"Stored event already recorded: {found[0]}"
+                        raise IntegrityError(msg)
                 LogIndex.check_tracking(r.tracking, tracking_max)
                 ids = self._assign_ids(len(r.events), r.ids, next_id)
                 notifications = [
@@ -309,7 +414,19 @@ class EventLog:
     ) -> list[StoredEvent]:
         with self._lock:
             self._refresh()
-            return self._index.select_events(originator_id, gt, lte, desc, limit)
+            tail = self._index.select_events(originator_id, gt, lte, desc, limit)
+            if self._index_file is None:
+                return tail
+            try:
+                found = self._index_file.select_events(
+                    originator_id, gt, lte, desc, limit, self._upto
+                )
+            except sqlite3.Error as e:
+                raise self._index_error(e) from e
+            if not tail:
+                return found
+            merged = sorted(found + tail, key=lambda e: e.originator_version, reverse=desc)
+            return merged if limit is None else merged[:limit]
 
     def select_notifications(
         self,
@@ -321,7 +438,27 @@ class EventLog:
     ) -> list[Notification]:
         with self._lock:
             self._refresh()
-            return self._index.select_notifications(start, limit, stop, topics, inclusive_of_start)
+            found: list[Notification] = []
+            if self._index_file is not None and (start is None or start <= self._upto):
+                try:
+                    found = self._index_file.select_notifications(
+                        start, limit, stop, topics, inclusive_of_start, self._upto
+                    )
+                except sqlite3.Error as e:
+                    raise self._index_error(e) from e
+            if len(found) >= limit:
+                return found
+            tail = self._index.select_notifications(
+                start, limit - len(found), stop, topics, inclusive_of_start
+            )
+            return found + tail if found else tail
+
+    def _index_error(self, error: sqlite3.Error) -> FileStoreError:
+        msg = (
+            f"file store index of {self.directory} failed ({error}); "
+            "rebuild it with `vmcore store reindex`"
+        )
+        return FileStoreError(msg)
 
     def max_notification_id(self) -> int | None:
         with self._lock:
@@ -348,8 +485,15 @@ class EventLog:
         """In a forked child: closes the inherited descriptor; this log is unusable there."""
         self._cursor.close()
         self._closed = True
+        self._index_file = None  # the parent's connection: never used in the child
 
     def close(self) -> None:
         with self._lock:
+            if not self._closed and len(self._index) >= min(1000, self.checkpoint_events):
+                self._next_checkpoint_try = 0
+                self._maybe_checkpoint()
             self._cursor.close()
             self._closed = True
+            if self._index_file is not None:
+                self._index_file.close()
+                self._index_file = None

@@ -80,6 +80,12 @@ class SegmentCursor:
             os.close(self.fd)
         self.fd, self.segment_no, self.end, self.sealed = fd, number, 0, False
 
+    def resume(self, segment_no: int, end: int, sealed: bool) -> None:
+        """Continues from a checkpointed position (the next read starts there)."""
+        self.close()
+        self.segment_no, self.end, self.sealed = segment_no, end, sealed
+        self.fd = os.open(self.path(), os.O_RDWR if self.writable else os.O_RDONLY)
+
     def make_writable(self) -> None:
         """Reopens the current segment for writing (the caller holds the writer lock)."""
         if self.writable:

@@ -32,8 +32,10 @@ class FileStore:
         segment_bytes: int,
         group_window: float = 0.001,
         lock_timeout: float = 30.0,
+        checkpoint_events: int = 10_000,
     ) -> None:
         self.path = path
+        self.checkpoint_events = checkpoint_events
         self.group_window = group_window
         self.policy = policy
         self.segment_bytes = segment_bytes
@@ -50,6 +52,7 @@ class FileStore:
         segment_bytes: int = 64 << 20,
         group_window: float = 0.001,
         lock_timeout: float = 30.0,
+        checkpoint_events: int = 10_000,
     ) -> FileStore:
         """Returns this process's store for ``path`` (created if missing)."""
         if not os.path.isdir(path):
@@ -59,7 +62,7 @@ class FileStore:
             store = cls._registry.get(key)
             if store is None:
                 store = cls._registry[key] = cls(
-                    key, policy, segment_bytes, group_window, lock_timeout
+                    key, policy, segment_bytes, group_window, lock_timeout, checkpoint_events
                 )
             elif store.policy is not policy:
                 msg = (
@@ -77,7 +80,12 @@ class FileStore:
             if log is None:
                 directory = os.path.join(self.path, name)
                 log = EventLog(
-                    directory, self.writer_lock, self.policy, self.segment_bytes, self.group_window
+                    directory,
+                    self.writer_lock,
+                    self.policy,
+                    self.segment_bytes,
+                    self.group_window,
+                    self.checkpoint_events,
                 )
                 self._logs[name] = log
             return log
