@@ -16,6 +16,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 from eventsourcing.utils import get_topic
 
 from vmcore.application.errors import ConcurrencyConflict, NameTaken, VersionNotFound, VmNotFound
+from vmcore.application.fleet_view import FleetView, VmSummary
 from vmcore.application.queries import EventQuery
 from vmcore.domain import (
     CommandContext,
@@ -219,9 +220,24 @@ class ControlPlane(Application[UUID]):
         return [notification.originator_id
                 for notification in self._notifications(topics=[created])]
 
-    def list_vms(self, *, include_deleted: bool = False) -> list[VirtualMachine]:
-        vms = [self.get_vm(vm_id) for vm_id in self.vm_ids()]
-        return [vm for vm in vms if include_deleted or vm.state.value != "deleted"]
+    def list_vms(self, *, include_deleted: bool = False) -> list[VmSummary]:
+        """One summary row per VM, from the fleet view (see :mod:`.fleet_view`)."""
+        rows = self.fleet_view().rows()
+        return [row for row in rows if include_deleted or row.state.value != "deleted"]
+
+    def fleet_view(self) -> FleetView:
+        view: FleetView | None = getattr(self, "_fleet_view", None)
+        if view is None:
+            view = FleetView(self.recorder, self.factory.aggregate_recorder("views"),
+                             self.mapper.transcoder, self._vm_or_none)
+            self._fleet_view = view
+        return view
+
+    def _vm_or_none(self, vm_id: UUID) -> VirtualMachine | None:
+        try:
+            return self.get_vm(vm_id)
+        except VmNotFound:
+            return None
 
     def query_events(self, query: EventQuery) -> list[VmEvent]:
         """Events of every VM matching ``query``, in commit order."""
