@@ -240,10 +240,32 @@ class ControlPlane(Application[UUID]):
             return None
 
     def query_events(self, query: EventQuery) -> list[VmEvent]:
-        """Events of every VM matching ``query``, in commit order."""
-        events = (self.mapper.to_domain_event(notification)
-                  for notification in self._notifications(topics=query.stored_topics()))
+        """Events of every VM matching ``query``, in commit order.
+
+        A store with indexed queries (``query_notifications``: the file store) selects by
+        index; others are read in pages with their topic filter. Either way each event is
+        checked against the whole query here.
+        """
+        topics = query.stored_topics()
+        if query.topic is not None and not topics:
+            return []  # the pattern matches no event class: nothing to read
+        indexed = getattr(self.recorder, "query_notifications", None)
+        notifications = (self._notifications(topics=topics) if indexed is None
+                         else self._indexed_notifications(indexed, query, topics))
+        events = (self.mapper.to_domain_event(notification) for notification in notifications)
         return query.select(event for event in events if isinstance(event, VmEvent))
+
+    def _indexed_notifications(self, select: Callable[..., Any], query: EventQuery,
+                               topics: list[str], page: int = 500) -> Iterator[Any]:
+        start = 1
+        while True:
+            batch = select(start=start, limit=page, topics=topics, since=query.since,
+                           until=query.until, correlation_id=query.correlation_id,
+                           trn_prefix=trn_prefix(query.trn))
+            yield from batch
+            if len(batch) < page:
+                return
+            start = batch[-1].id + 1
 
     def _notifications(self, topics: list[str], page: int = 500) -> Iterator[Any]:
         start = 1
@@ -253,6 +275,21 @@ class ControlPlane(Application[UUID]):
             if len(batch) < page:
                 return
             start = batch[-1].id + 1
+
+
+def trn_prefix(pattern: str | None) -> str | None:
+    """The literal beginning every TRN matching ``pattern`` starts with (None: any).
+
+    >>> trn_prefix("trn:vm:*"), trn_prefix("trn:user:alice"), trn_prefix("trn:*:x")
+    ('trn:vm:', 'trn:user:alice', 'trn:')
+    """
+    if pattern is None:
+        return None
+    parts = pattern.split(":")
+    for index, part in enumerate(parts):
+        if part in ("*", "**"):
+            return ":".join(parts[:index]) + ":"
+    return pattern
 
 
 def retry_on_conflict(operation: Callable[[], T], *, attempts: int = 5) -> T:

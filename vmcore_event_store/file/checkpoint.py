@@ -30,10 +30,12 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
+from vmcore_event_store.file.fields import IndexedQuery, extract, utc_key
+
 __all__ = ["INDEX_NAME", "Checkpoint", "IndexFile"]
 
 INDEX_NAME = "index.sqlite"
-FORMAT = "vmcore-file-index-1"
+FORMAT = "vmcore-file-index-2"
 FINGERPRINT_BYTES = 32
 
 _SCHEMA = """
@@ -44,10 +46,21 @@ CREATE TABLE IF NOT EXISTS events (
     is_uuid INTEGER NOT NULL,
     version INTEGER NOT NULL,
     topic TEXT NOT NULL,
-    state BLOB NOT NULL
+    state BLOB NOT NULL,
+    ts TEXT,
+    correlation TEXT,
+    actor TEXT,
+    source TEXT,
+    target TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_originator ON events (originator, version);
 CREATE INDEX IF NOT EXISTS events_by_topic ON events (topic, id);
+CREATE INDEX IF NOT EXISTS events_by_topic_time ON events (topic, ts);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (ts);
+CREATE INDEX IF NOT EXISTS events_by_correlation ON events (correlation);
+CREATE INDEX IF NOT EXISTS events_by_actor ON events (actor);
+CREATE INDEX IF NOT EXISTS events_by_source ON events (source);
+CREATE INDEX IF NOT EXISTS events_by_target ON events (target);
 CREATE TABLE IF NOT EXISTS tracking (name TEXT PRIMARY KEY, max_id INTEGER NOT NULL);
 """
 
@@ -65,6 +78,25 @@ class Checkpoint:
     @property
     def position(self) -> tuple[int, int]:
         return (self.segment_no, self.end)
+
+
+def _row(n: Notification) -> tuple[object, ...]:
+    f = extract(n.state)
+    return (
+        n.id,
+        *_key(n.originator_id),
+        n.originator_version,
+        n.topic,
+        n.state,
+        f.ts,
+        f.correlation,
+        f.actor,
+        f.source,
+        f.target,
+    )
+
+
+_INSERT = "INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 def _key(originator_id: UUID | str) -> tuple[str, int]:
@@ -156,13 +188,7 @@ class IndexFile:
             ) >= checkpoint.position:
                 db.execute("ROLLBACK")
                 return True  # someone else got further
-            db.executemany(
-                "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    (n.id, *_key(n.originator_id), n.originator_version, n.topic, n.state)
-                    for n in notifications
-                ),
-            )
+            db.executemany("INSERT OR IGNORE " + _INSERT, (_row(n) for n in notifications))
             db.executemany(
                 "INSERT INTO tracking VALUES (?, ?) ON CONFLICT (name) DO UPDATE "
                 "SET max_id = max(max_id, excluded.max_id)",
@@ -237,6 +263,42 @@ class IndexFile:
             for i, o, u, v, t, s in self._db.execute(sql, args)
         ]
 
+    def query(self, query: IndexedQuery, start: int, limit: int, upto: int) -> list[Notification]:
+        """Notifications from ``start`` matching ``query``, by index, in id order."""
+        sql = (
+            "SELECT id, originator, is_uuid, version, topic, state FROM events"
+            " WHERE id >= ? AND id <= ?"
+        )
+        args: list[object] = [start, upto]
+        if query.topics:
+            sql += f" AND topic IN ({','.join('?' * len(query.topics))})"
+            args.extend(query.topics)
+        if query.originator_id is not None:
+            sql += " AND originator = ?"
+            args.append(query.originator_id)
+        if query.since is not None:
+            sql += " AND ts >= ?"
+            args.append(utc_key(query.since))
+        if query.until is not None:
+            sql += " AND ts <= ?"
+            args.append(utc_key(query.until))
+        if query.correlation_id is not None:
+            sql += " AND correlation = ?"
+            args.append(query.correlation_id)
+        if query.trn_prefix is not None:
+            low, high = query.trn_prefix, query.trn_prefix + "\U0010ffff"
+            sql += (
+                " AND ((actor >= ? AND actor < ?) OR (source >= ? AND source < ?)"
+                " OR (target >= ? AND target < ?))"
+            )
+            args.extend([low, high] * 3)
+        sql += " ORDER BY id LIMIT ?"
+        args.append(max(limit, 0))
+        return [
+            Notification(_originator(o, u), v, t, s, i)
+            for i, o, u, v, t, s in self._db.execute(sql, args)
+        ]
+
     def existing(self, keys: Sequence[tuple[UUID | str, int]]) -> list[tuple[UUID | str, int]]:
         """Which of these (originator, version) pairs the index holds."""
         found = []
@@ -283,13 +345,7 @@ def build_index(directory: str) -> Checkpoint:
     max_id = 0
 
     def flush() -> None:
-        db.executemany(
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                (n.id, *_key(n.originator_id), n.originator_version, n.topic, n.state)
-                for n in buffered
-            ),
-        )
+        db.executemany("INSERT " + _INSERT, (_row(n) for n in buffered))
         buffered.clear()
 
     def apply(commit: Commit) -> None:

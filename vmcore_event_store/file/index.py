@@ -13,6 +13,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent, Tracking
 
+from vmcore_event_store.file.fields import IndexedQuery, extract
 from vmcore_event_store.file.framing import Commit
 
 __all__ = ["LogIndex", "originator_key"]
@@ -158,6 +159,18 @@ class LogIndex:
         result = []
         for n in self.notifications[lo:hi]:
             if n.topic in wanted:
+                result.append(n)
+                if len(result) >= limit:
+                    break
+        return result
+
+    def query(self, query: IndexedQuery, start: int, limit: int) -> list[Notification]:
+        """The tail's notifications from ``start`` matching ``query`` (decoding each state)."""
+        result: list[Notification] = []
+        if limit <= 0:
+            return result
+        for n in self.notifications[bisect_left(self.ids, start) :]:
+            if query.matches(n.topic, originator_key(n.originator_id), extract(n.state)):
                 result.append(n)
                 if len(result) >= limit:
                     break

@@ -28,7 +28,6 @@ import threading
 import time
 from collections.abc import Sequence
 from enum import Enum
-from uuid import UUID
 
 from eventsourcing.persistence import (
     DataError,
@@ -48,6 +47,7 @@ from vmcore_event_store.file.checkpoint import (
 from vmcore_event_store.file.errors import CorruptRecordError, FileStoreError
 from vmcore_event_store.file.framing import Commit, encode_commit
 from vmcore_event_store.file.index import LogIndex
+from vmcore_event_store.file.reads import LogReads
 from vmcore_event_store.file.segments import SegmentCursor, fsync_dir, segment_numbers
 from vmcore_event_store.file.writer_lock import WriterLock
 
@@ -84,7 +84,7 @@ class _Request:
         self.done = False
 
 
-class EventLog:
+class EventLog(LogReads):
     """Events and tracking positions of one log directory, shared by this process's recorders."""
 
     def __init__(
@@ -401,74 +401,6 @@ class EventLog:
         if self._closed:
             msg = f"event log {self.directory} is closed"
             raise FileStoreError(msg)
-
-    # Reading ----------------------------------------------------------------------------
-
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        gt: int | None,
-        lte: int | None,
-        desc: bool,
-        limit: int | None,
-    ) -> list[StoredEvent]:
-        with self._lock:
-            self._refresh()
-            tail = self._index.select_events(originator_id, gt, lte, desc, limit)
-            if self._index_file is None:
-                return tail
-            try:
-                found = self._index_file.select_events(
-                    originator_id, gt, lte, desc, limit, self._upto
-                )
-            except sqlite3.Error as e:
-                raise self._index_error(e) from e
-            if not tail:
-                return found
-            merged = sorted(found + tail, key=lambda e: e.originator_version, reverse=desc)
-            return merged if limit is None else merged[:limit]
-
-    def select_notifications(
-        self,
-        start: int | None,
-        limit: int,
-        stop: int | None,
-        topics: Sequence[str],
-        inclusive_of_start: bool,
-    ) -> list[Notification]:
-        with self._lock:
-            self._refresh()
-            found: list[Notification] = []
-            if self._index_file is not None and (start is None or start <= self._upto):
-                try:
-                    found = self._index_file.select_notifications(
-                        start, limit, stop, topics, inclusive_of_start, self._upto
-                    )
-                except sqlite3.Error as e:
-                    raise self._index_error(e) from e
-            if len(found) >= limit:
-                return found
-            tail = self._index.select_notifications(
-                start, limit - len(found), stop, topics, inclusive_of_start
-            )
-            return found + tail if found else tail
-
-    def _index_error(self, error: sqlite3.Error) -> FileStoreError:
-        msg = (
-            f"file store index of {self.directory} failed ({error}); "
-            "rebuild it with `vmcore store reindex`"
-        )
-        return FileStoreError(msg)
-
-    def max_notification_id(self) -> int | None:
-        with self._lock:
-            self._refresh()
-            return self._index.max_id or None
-
-    def max_tracking_id(self, application_name: str) -> int | None:
-        with self._lock:
-            self._refresh()
-            return self._index.max_tracking.get(application_name)
 
     def poll(self) -> None:
         """Catches up with other processes' commits and wakes listeners if any arrived."""
