@@ -215,5 +215,6 @@ def test_sigkilled_writer_soak(tmp_path: Path) -> None:
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(1800)
 def test_several_sigkilled_writers_soak(tmp_path: Path) -> None:
-    _run_trials(tmp_path, trials=300, seed=random.SystemRandom().getrandbits(32), writers=8)
+    _run_trials(tmp_path, trials=120, seed=random.SystemRandom().getrandbits(32), writers=8)
