@@ -101,6 +101,9 @@ def _writer_process(kind: str, path: str, commits: int, ready: Any, go: Any, don
 
 def writer_processes(kind: str, path: str, processes: int, commits: int) -> float:
     """Events/s of ``processes`` writer processes, each on its own aggregate."""
+    # Create the store (tables, WAL mode) once: eventsourcing's SQLite module fails with
+    # "database is locked" when several processes create it at the same moment.
+    InfrastructureFactory.construct(Environment(env=_env(kind, path))).close()
     ctx = multiprocessing.get_context("fork")
     ready, go, done = ctx.Semaphore(0), ctx.Event(), ctx.Queue()
     children = [
@@ -110,10 +113,11 @@ def writer_processes(kind: str, path: str, processes: int, commits: int) -> floa
     for child in children:
         child.start()
     for _ in children:
-        ready.acquire()
+        if not ready.acquire(timeout=120):
+            raise RuntimeError(f"a {kind} writer process failed to start")
     started = time.perf_counter()
     go.set()
-    total = sum(done.get() for _ in children)
+    total = sum(done.get(timeout=600) for _ in children)
     seconds = time.perf_counter() - started
     for child in children:
         child.join()

@@ -293,7 +293,12 @@ class EventLog(LogReads):
                 self._cond.notify_all()
 
     def _flush(self, batch: list[_Request]) -> None:
-        """Leader only: lock, catch up, check, write, sync, publish, unlock."""
+        """Leader only: lock, catch up, check, write, publish, unlock, then sync.
+
+        The lock is released before the ``fdatasync``: the next writer (in any process) may
+        append while this one syncs. Nothing is acknowledged before its own sync returns,
+        and a later writer's sync of the same file covers every earlier byte of it.
+        """
         try:
             self._check_ok()
             self._writer_lock.acquire()
@@ -301,6 +306,7 @@ class EventLog(LogReads):
             for r in batch:
                 r.error = e
             return
+        to_sync = -1
         try:
             with self._lock:
                 self._cursor.make_writable()
@@ -311,7 +317,9 @@ class EventLog(LogReads):
                 try:
                     data = b"".join(data for _, data, _ in accepted)
                     sync = self.policy is not FsyncPolicy.NONE
-                    self._cursor.write(data, sync=sync, segment_bytes=self.segment_bytes)
+                    synced = self._cursor.write(data, sync=sync, segment_bytes=self.segment_bytes)
+                    if sync and not synced:
+                        to_sync = os.dup(self._cursor.fd)
                 except BaseException as e:
                     self._failed = e
                     raise
@@ -329,6 +337,15 @@ class EventLog(LogReads):
                     r.error = e
         finally:
             self._writer_lock.release()
+        if to_sync >= 0:
+            try:
+                os.fdatasync(to_sync)
+            except BaseException as e:
+                self._failed = e
+                for r in batch:
+                    r.error = r.error or e
+            finally:
+                os.close(to_sync)
         with self._lock:
             self._maybe_checkpoint()  # outside the writer lock: other processes go on
 

@@ -158,21 +158,27 @@ class SegmentCursor:
         _log.warning(message)
         warnings.warn(message, TornTailWarning, stacklevel=4)
 
-    def write(self, data: bytes, *, sync: bool, segment_bytes: int) -> None:
-        """Appends ``data`` at the end, syncs it, seals and rolls over when full."""
+    def write(self, data: bytes, *, sync: bool, segment_bytes: int) -> bool:
+        """Appends ``data`` at the end; seals and rolls over when full.
+
+        Returns whether ``data`` is already synced (a roll-over syncs the segment before
+        sealing it); otherwise the caller syncs it (``sync``), possibly after unlocking.
+        """
         view = memoryview(data)
         while view:
             written = os.pwrite(self.fd, view, self.end)
             self.end += written
             view = view[written:]
+        if self.end < segment_bytes:
+            return False
         if sync:
             os.fdatasync(self.fd)
-        if self.end >= segment_bytes:
-            seal = encode_seal()
-            os.pwrite(self.fd, seal, self.end)
-            self.end += len(seal)
-            os.fdatasync(self.fd)  # the seal is durable before the next segment exists
-            self._open(self.segment_no + 1, create=True)
+        seal = encode_seal()
+        os.pwrite(self.fd, seal, self.end)
+        self.end += len(seal)
+        os.fdatasync(self.fd)  # the seal is durable before the next segment exists
+        self._open(self.segment_no + 1, create=True)
+        return True
 
     def close(self) -> None:
         if self.fd >= 0:

@@ -45,6 +45,7 @@ class WriterLock:
         self._fd: int | None = None
         self._mutex = threading.Lock()
         self._held = False
+        self._held_fd: int | None = None
         self._stamp = b""
         self._stamp_pid = -1
 
@@ -60,33 +61,57 @@ class WriterLock:
         try:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            fd = self._fd
-            delay = 0.00002
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        raise StoreLockedError(self.store_path, self.path, self._holder()) from None
-                    time.sleep(min(delay, remaining))
-                    delay = min(delay * 2, 0.001)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fd = self._fd
+            except BlockingIOError:
+                fd = self._wait(deadline)
             if self._stamp_pid != os.getpid():
                 self._stamp, self._stamp_pid = _stamp(), os.getpid()
             os.pwrite(fd, self._stamp, 0)
+            self._held_fd = fd
             self._held = True
         except BaseException:
             self._mutex.release()
             raise
 
+    def _wait(self, deadline: float) -> int:
+        """Waits in a blocking ``flock`` (woken by the kernel the moment the holder releases)
+        on a description of its own, in a helper thread so that the wait can time out; an
+        abandoned wait releases the lock as soon as it gets it."""
+        fd = os.open(self.path, os.O_RDWR)
+        got = threading.Event()
+        state = {"abandoned": False}
+        guard = threading.Lock()
+
+        def wait() -> None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with guard:
+                if state["abandoned"]:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    os.close(fd)
+                else:
+                    got.set()
+
+        threading.Thread(target=wait, name="vmcore-file-lock-wait", daemon=True).start()
+        if got.wait(max(0.0, deadline - time.monotonic())):
+            return fd
+        with guard:
+            if got.is_set():
+                return fd
+            state["abandoned"] = True
+        raise StoreLockedError(self.store_path, self.path, self._holder())
+
     def release(self) -> None:
         if not self._held:
             return
         self._held = False
+        fd, self._held_fd = self._held_fd, None
         try:
-            if self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            if fd is not None:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                if fd != self._fd:
+                    os.close(fd)
         finally:
             self._mutex.release()
 
