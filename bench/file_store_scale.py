@@ -18,6 +18,7 @@ import argparse
 import multiprocessing
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -166,48 +167,63 @@ def vm_list(kind: str, path: str, vms: int) -> tuple[float, float]:
     return 1000 * view, 1000 * per_vm
 
 
+def one_run(root: str, run: int, paths: dict[str, str], oids: dict[str, str], events: int,
+            vms: int, commits: int) -> list[tuple[str, float, float]]:
+    """(workload, file store, SQLite) figures of one run; big stores are filled once."""
+    rows: list[tuple[str, float, float]] = []
+    opened = {kind: open_cost(kind, paths[kind], oids[kind]) for kind in paths}
+    rows.append((f"open {events:,} events + read one aggregate, s", opened["file"][0],
+                 opened["sqlite"][0]))
+    rows.append(("  peak RSS of that process, MiB", opened["file"][1], opened["sqlite"][1]))
+    procs = {
+        kind: writer_processes(kind, os.path.join(root, f"procs-{kind}-{run}"), 8, commits)
+        for kind in ("file", "sqlite")
+    }
+    rows.append(("8 writer processes, durable, events/s", procs["file"], procs["sqlite"]))
+    one = writer_threads(os.path.join(root, f"threads-1-{run}"), 1, commits * 2)
+    eight = writer_threads(os.path.join(root, f"threads-8-{run}"), 8, commits)
+    rows.append(("file: 8 writer threads (file) vs 1 (SQLite col.), ev/s", eight, one))
+    listed = {kind: vm_list(kind, os.path.join(root, f"vms-{kind}-{run}"), vms)
+              for kind in ("file", "sqlite")}
+    rows.append((f"vm list over {vms:,} VMs (fleet view), ms", listed["file"][0],
+                 listed["sqlite"][0]))
+    rows.append(("  one get_vm per VM (before), ms", listed["file"][1], listed["sqlite"][1]))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--vms", type=int, default=None)
+    parser.add_argument("--runs", type=int, default=1, help="measurements after one fill")
     parser.add_argument("--dir", default=None)
     args = parser.parse_args(argv)
     events = args.events or (100_000 if args.quick else 1_000_000)
     vms = args.vms or (1000 if args.quick else 10_000)
     commits = 30 if args.quick else 150
     root = tempfile.mkdtemp(prefix="vmcore-bench-scale-", dir=args.dir)
-    rows: list[tuple[str, float, float, str]] = []
+    runs = []
     try:
         paths = {kind: os.path.join(root, f"big-{kind}") for kind in ("file", "sqlite")}
         oids = {kind: _fill(kind, path, events) for kind, path in paths.items()}
-        opened = {kind: open_cost(kind, paths[kind], oids[kind]) for kind in paths}
-        rows.append((f"open {events:,} events + read one aggregate, s", opened["file"][0],
-                     opened["sqlite"][0], f"{opened['file'][0] / opened['sqlite'][0]:.2f}x"))
-        rows.append(("  peak RSS of that process, MiB", opened["file"][1], opened["sqlite"][1],
-                     f"{opened['file'][1] / opened['sqlite'][1]:.2f}x"))
-        procs = {
-            kind: writer_processes(kind, os.path.join(root, f"procs-{kind}"), 8, commits)
-            for kind in ("file", "sqlite")
-        }
-        rows.append(("8 writer processes, durable, events/s", procs["file"], procs["sqlite"],
-                     f"{procs['file'] / procs['sqlite']:.2f}x"))
-        one = writer_threads(os.path.join(root, "threads-1"), 1, commits * 2)
-        eight = writer_threads(os.path.join(root, "threads-8"), 8, commits)
-        rows.append(("8 writer threads vs 1, fsync=always, events/s", eight, one,
-                     f"{eight / one:.2f}x the single writer"))
-        listed = {kind: vm_list(kind, os.path.join(root, f"vms-{kind}"), vms)
-                  for kind in ("file", "sqlite")}
-        rows.append((f"vm list over {vms:,} VMs (fleet view), ms", listed["file"][0],
-                     listed["sqlite"][0], f"{listed['file'][0] / listed['sqlite'][0]:.2f}x"))
-        rows.append(("  one get_vm per VM (before), ms", listed["file"][1],
-                     listed["sqlite"][1], f"view {listed['file'][1] / listed['file'][0]:.0f}x"
-                     " faster on the file store"))
+        for run in range(args.runs):
+            with open("/proc/loadavg") as f:
+                load = f.read().split()[:3]
+            rows = one_run(root, run, paths, oids, events, vms, commits)
+            runs.append(rows)
+            print(f"run {run + 1} (load average {' '.join(load)})")
+            print(f"{'workload':56} {'file store':>12} {'SQLite':>12}  ratio")
+            for name, ours, peer in rows:
+                print(f"{name:56} {ours:12,.3f} {peer:12,.3f}  {ours / peer:.2f}x", flush=True)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"{'workload':48} {'file store':>12} {'SQLite':>12}  ratio")
-    for name, ours, peer, ratio in rows:
-        print(f"{name:48} {ours:12,.3f} {peer:12,.3f}  {ratio}")
+    if len(runs) > 1:
+        print("ratio file/SQLite over the runs: min / median / max")
+        for i, (name, _, _) in enumerate(runs[0]):
+            ratios = sorted(r[i][1] / r[i][2] for r in runs)
+            print(f"{name:56} {ratios[0]:.2f} / {statistics.median(ratios):.2f} /"
+                  f" {ratios[-1]:.2f}")
 
 
 if __name__ == "__main__":
