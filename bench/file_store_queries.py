@@ -2,7 +2,7 @@
 
 Run: ``.venv/bin/python -m bench.file_store_queries [--quick] [--events N] [--dir PATH]``
 
-Both stores get the same N events (default 1,000,000; ``--quick`` 50,000) of 10,000
+Both stores get the same N events (default 1,000,000; ``--quick`` 20,000) of 10,000
 aggregates, five topics, states shaped like vmcore's (``timestamp`` and ``meta``). The query
 is ``vmcore events --topic vm.paused --since T --limit 100`` with T at 90% of the log:
 
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=None)
     parser.add_argument("--dir", default=None)
     args = parser.parse_args(argv)
-    events = args.events or (50_000 if args.quick else 1_000_000)
+    events = args.events or (20_000 if args.quick else 1_000_000)
     since = _T0 + timedelta(seconds=int(events * 0.9))
     root = tempfile.mkdtemp(prefix="vmcore-bench-queries-", dir=args.dir)
     try:

@@ -4,12 +4,13 @@ Run: ``.venv/bin/python -m bench.file_store_scale [--quick] [--events N] [--dir 
 
 Workloads (file store and SQLite side by side in one run; compare the ratios):
 
-- open a store of N events (default 1,000,000; ``--quick`` 100,000) in a fresh process and
+- open a store of N events (default 1,000,000; ``--quick`` 10,000) in a fresh process and
   read one aggregate: wall time from the open call and the process's peak RSS;
 - 8 writer processes on different aggregates, every commit durable (file ``always``;
   SQLite as eventsourcing configures it), events/s over all processes;
 - 8 writer threads in one process vs one writer, file store ``always``;
-- ``vm list`` over V VMs (default 10,000) in-process: the fleet view vs one ``get_vm`` per VM.
+- ``vm list`` over V VMs (default 10,000; ``--quick`` 100) in-process: the fleet view vs
+  one ``get_vm`` per VM.
 """
 
 from __future__ import annotations
@@ -199,9 +200,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=1, help="measurements after one fill")
     parser.add_argument("--dir", default=None)
     args = parser.parse_args(argv)
-    events = args.events or (100_000 if args.quick else 1_000_000)
-    vms = args.vms or (1000 if args.quick else 10_000)
-    commits = 30 if args.quick else 150
+    events = args.events or (10_000 if args.quick else 1_000_000)
+    vms = args.vms or (100 if args.quick else 10_000)
+    commits = 5 if args.quick else 150
     root = tempfile.mkdtemp(prefix="vmcore-bench-scale-", dir=args.dir)
     runs = []
     try:
