@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(root, ignore_errors=True)
     file, peer = results["file"], results["sqlite"]
     print(f"events --topic vm.paused --since T --limit 100 over {events:,} events, ms"
-          f" (min / median / max of {len(file)} queries, fresh store each)")
+          f" (min / median / max of {len(file)} queries on the store opened once)")
     print(f"  file store (index): {file[0]:.2f} / {statistics.median(file):.2f} / {file[-1]:.2f}")
     print(f"  SQLite (topic scan): {peer[0]:.2f} / {statistics.median(peer):.2f} / {peer[-1]:.2f}")
     print(f"  ratio of medians: {statistics.median(peer) / statistics.median(file):.0f}x faster")
