@@ -69,8 +69,12 @@ class VmSummary:
     @classmethod
     def from_row(cls, row: list[Any]) -> VmSummary:
         vm_id, name, state, reason, version, vcpus, memory, arch, updated = row
-        return cls(UUID(hex=vm_id), name, VmState(state), reason, version, vcpus, memory,
-                   Architecture(arch), datetime.fromisoformat(updated))
+        return cls(UUID(hex=vm_id), name, _STATES[state], reason, version, vcpus, memory,
+                   _ARCHES[arch], datetime.fromisoformat(updated))
+
+
+_STATES = {state.value: state for state in VmState}
+_ARCHES = {arch.value: arch for arch in Architecture}
 
 
 class FleetView:
