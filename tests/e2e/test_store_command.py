@@ -43,3 +43,18 @@ def test_verify_reports_the_first_difference(tmp_path: Path) -> None:
     verdict = vmcore("store", "verify", "--from", "file", "--to", other, cwd=tmp_path)
     assert 1 == verdict.returncode
     assert verdict.stdout.startswith("different after 0 events: notification 1:")
+
+
+def test_reindex_rebuilds_a_file_stores_index(tmp_path: Path) -> None:
+    assert 0 == vmcore("vm", "create", "--name", "a", cwd=tmp_path).returncode
+    before = vmcore("vm", "list", "--json", cwd=tmp_path).stdout
+    index = tmp_path / ".vmcore" / "events" / "index.sqlite"
+    index.write_bytes(b"not an index")  # a damaged index is never trusted
+    result = vmcore("store", "reindex", cwd=tmp_path)
+    assert 0 == result.returncode, result.stderr
+    assert "reindexed" in result.stdout and "notifications up to 2" in result.stdout
+    assert index.read_bytes().startswith(b"SQLite format 3")
+    assert before == vmcore("vm", "list", "--json", cwd=tmp_path).stdout
+    missing = vmcore("store", "reindex", "--store", f"file:{tmp_path / 'nowhere'}", cwd=tmp_path)
+    assert (1, "") == (missing.returncode, missing.stdout)
+    assert "no file store at" in missing.stderr

@@ -14,9 +14,8 @@ from vmcore.composition import StoreSpec
 
 STORE_KINDS = ["memory", "sqlite", "file", "postgres"]
 PERSISTENT_KINDS = [kind for kind in STORE_KINDS if kind != "memory"]
-SHARED_WRITER_KINDS = ["sqlite", "postgres"]
-"""Stores that several writer processes may use at once (the file store has one writer
-process at a time, by design: see docs/file-store.md)."""
+SHARED_WRITER_KINDS = ["sqlite", "file", "postgres"]
+"""Stores that several writer processes may use at once (all but the in-memory one)."""
 
 
 def postgres_conninfo() -> str:

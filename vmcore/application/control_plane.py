@@ -24,6 +24,7 @@ from vmcore.application.errors import (
     VersionNotFound,
     VmNotFound,
 )
+from vmcore.application.fleet_view import FleetView, VmSummary
 from vmcore.application.queries import EventQuery
 from vmcore.application.retries import retry_on_conflict
 from vmcore.domain import (
@@ -286,15 +287,52 @@ class ControlPlane(Application[UUID]):
         return [notification.originator_id
                 for notification in self._notifications(topics=[created])]
 
-    def list_vms(self, *, include_deleted: bool = False) -> list[VirtualMachine]:
-        vms = [self.get_vm(vm_id) for vm_id in self.vm_ids()]
-        return [vm for vm in vms if include_deleted or vm.state.value != "deleted"]
+    def list_vms(self, *, include_deleted: bool = False) -> list[VmSummary]:
+        """One summary row per VM, from the fleet view (see :mod:`.fleet_view`)."""
+        rows = self.fleet_view().rows()
+        return [row for row in rows if include_deleted or row.state.value != "deleted"]
+
+    def fleet_view(self) -> FleetView:
+        view: FleetView | None = getattr(self, "_fleet_view", None)
+        if view is None:
+            view = FleetView(self.recorder, self.factory.aggregate_recorder("views"),
+                             self.mapper.transcoder, self._vm_or_none)
+            self._fleet_view = view
+        return view
+
+    def _vm_or_none(self, vm_id: UUID) -> VirtualMachine | None:
+        try:
+            return self.get_vm(vm_id)
+        except VmNotFound:
+            return None
 
     def query_events(self, query: EventQuery) -> list[VmEvent]:
-        """Events of every VM matching ``query``, in commit order."""
-        events = (self.mapper.to_domain_event(notification)
-                  for notification in self._notifications(topics=query.stored_topics()))
+        """Events of every VM matching ``query``, in commit order.
+
+        A store with indexed queries (``query_notifications``: the file store) selects by
+        index; others are read in pages with their topic filter. Either way each event is
+        checked against the whole query here.
+        """
+        topics = query.stored_topics()
+        if query.topic is not None and not topics:
+            return []  # the pattern matches no event class: nothing to read
+        indexed = getattr(self.recorder, "query_notifications", None)
+        notifications = (self._notifications(topics=topics) if indexed is None
+                         else self._indexed_notifications(indexed, query, topics))
+        events = (self.mapper.to_domain_event(notification) for notification in notifications)
         return query.select(event for event in events if isinstance(event, VmEvent))
+
+    def _indexed_notifications(self, select: Callable[..., Any], query: EventQuery,
+                               topics: list[str], page: int = 500) -> Iterator[Any]:
+        start = 1
+        while True:
+            batch = select(start=start, limit=page, topics=topics, since=query.since,
+                           until=query.until, correlation_id=query.correlation_id,
+                           trn_prefix=trn_prefix(query.trn))
+            yield from batch
+            if len(batch) < page:
+                return
+            start = batch[-1].id + 1
 
     def _notifications(self, topics: list[str], page: int = 500) -> Iterator[Any]:
         start = 1
@@ -309,3 +347,18 @@ class ControlPlane(Application[UUID]):
 def _expect_version(vm: VirtualMachine, expected_version: int | None) -> None:
     if expected_version is not None and vm.version != expected_version:
         raise VersionMismatch(vm.name, expected_version, vm.version)
+
+
+def trn_prefix(pattern: str | None) -> str | None:
+    """The literal beginning every TRN matching ``pattern`` starts with (None: any).
+
+    >>> trn_prefix("trn:vm:*"), trn_prefix("trn:user:alice"), trn_prefix("trn:*:x")
+    ('trn:vm:', 'trn:user:alice', 'trn:')
+    """
+    if pattern is None:
+        return None
+    parts = pattern.split(":")
+    for index, part in enumerate(parts):
+        if part in ("*", "**"):
+            return ":".join(parts[:index]) + ":"
+    return pattern

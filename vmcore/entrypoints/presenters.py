@@ -8,14 +8,15 @@ from typing import Any
 
 import orjson
 
+from vmcore.application.fleet_view import VmSummary
 from vmcore.domain import VirtualMachine, VmEvent, format_memory_size
 
 _EVENT_BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "meta",
                       "originator_topic"}
 
 
-def vm_summary(vm: VirtualMachine) -> dict[str, Any]:
-    config = vm.config
+def vm_summary(vm: VirtualMachine | VmSummary) -> dict[str, Any]:
+    config = vm if isinstance(vm, VmSummary) else vm.config
     return {
         "id": str(vm.id),
         "name": vm.name,

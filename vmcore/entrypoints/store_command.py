@@ -49,6 +49,12 @@ def add_store_commands(commands: Any) -> None:
     salvage.add_argument("target", metavar="DST", help="a new, empty store: a directory (file"
                          " store) or a store spec")
     salvage.set_defaults(run=run_salvage_command)
+    reindex = actions.add_parser(
+        "reindex", help="rebuild a file store's persistent index from its log (safe while in"
+        " use)", epilog=_REINDEX_EPILOG)
+    reindex.add_argument("--store", dest="reindex_store", metavar="SPEC",
+                         help="file[:DIR] (default: the store in effect)")
+    reindex.set_defaults(run=run_reindex_command)
 
 
 _SALVAGE_EPILOG = """\
@@ -57,6 +63,15 @@ examples:
   vmcore store salvage /srv/vmcore sqlite:/tmp/rescued.sqlite --json
 
 Exit status 0 when every record was intact, 1 when something was lost (each loss listed).
+"""
+
+
+_REINDEX_EPILOG = """\
+examples:
+  vmcore store reindex
+  vmcore store reindex --store file:/srv/vmcore
+
+The index is derived data: a torn or stale one is detected and rebuilt on open anyway.
 """
 
 
@@ -182,3 +197,28 @@ def run_salvage_command(args: argparse.Namespace, session: CliSession) -> int:
                   "tracking": report.tracking, "lost": losses, "complete": report.complete},
                  "\n".join(text))
     return 0 if report.complete else 1
+
+
+def run_reindex_command(args: argparse.Namespace, session: CliSession) -> int:
+    from vmcore.application.errors import VmcoreError
+    from vmcore.composition.stores import StoreSpec
+    from vmcore_event_store.file import FileStoreError
+    from vmcore_event_store.file.reindex import reindex_store
+
+    text = args.reindex_store or str(session.container().config.store())
+    spec = StoreSpec.parse(text).resolved(session.environ)
+    if spec.kind != "file":
+        session.emit({"reindexed": []}, f"nothing to reindex: {spec.redacted()} keeps its own"
+                     " indexes")
+        return 0
+    path = spec.env(environ=session.environ)["VMCORE_FILE_STORE_PATH"]
+    try:
+        logs = reindex_store(path)
+    except (FileStoreError, OSError) as error:
+        raise VmcoreError(f"cannot reindex {path}: {error}") from None
+    records = [{"log": str(log.directory), "max_notification_id": log.max_notification_id,
+                "segment": log.segment_no, "offset": log.offset} for log in logs]
+    session.emit({"reindexed": records}, "\n".join(
+        f"reindexed {log.directory}: notifications up to {log.max_notification_id},"
+        f" checkpoint at segment {log.segment_no} offset {log.offset}" for log in logs))
+    return 0

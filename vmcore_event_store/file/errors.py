@@ -25,12 +25,13 @@ class CorruptRecordError(FileStoreError):
 
 
 class StoreLockedError(FileStoreError):
-    """Another process holds the store's writer lock."""
+    """Another process held the store's writer lock for longer than the lock timeout."""
 
     def __init__(self, store_path: str, lock_path: str, holder: str) -> None:
         super().__init__(
             f"file store {store_path} is locked for writing by another process "
-            f"({holder}; lock file {lock_path}); only one writer process at a time"
+            f"({holder}; lock file {lock_path}) for longer than the lock timeout "
+            "(VMCORE_FILE_LOCK_TIMEOUT)"
         )
         self.store_path = store_path
         self.lock_path = lock_path

@@ -40,6 +40,8 @@ class FileInfrastructureFactory(InfrastructureFactory[FileTrackingRecorder]):
     VMCORE_FILE_SEGMENT_BYTES = "VMCORE_FILE_SEGMENT_BYTES"
     VMCORE_FILE_POLL_INTERVAL = "VMCORE_FILE_POLL_INTERVAL"
     VMCORE_FSYNC_GROUP_WINDOW = "VMCORE_FSYNC_GROUP_WINDOW"
+    VMCORE_FILE_LOCK_TIMEOUT = "VMCORE_FILE_LOCK_TIMEOUT"
+    VMCORE_FILE_INDEX_CHECKPOINT = "VMCORE_FILE_INDEX_CHECKPOINT"
     DEFAULT_PATH = ".vmcore"
 
     def __init__(self, env: Environment | EnvType | None) -> None:
@@ -56,7 +58,16 @@ class FileInfrastructureFactory(InfrastructureFactory[FileTrackingRecorder]):
         segment_bytes = self._positive(self.VMCORE_FILE_SEGMENT_BYTES, 64 << 20, int)
         self.poll_interval = self._positive(self.VMCORE_FILE_POLL_INTERVAL, 0.05, float)
         window = self._positive(self.VMCORE_FSYNC_GROUP_WINDOW, 0.001, float)
-        self.store = FileStore.open(os.path.abspath(path), policy, int(segment_bytes), window)
+        lock_timeout = self._positive(self.VMCORE_FILE_LOCK_TIMEOUT, 30.0, float)
+        checkpoint = self._positive(self.VMCORE_FILE_INDEX_CHECKPOINT, 10_000, int)
+        self.store = FileStore.open(
+            os.path.abspath(path),
+            policy,
+            int(segment_bytes),
+            window,
+            lock_timeout,
+            int(checkpoint),
+        )
         self._closed = False
 
     def _positive(self, key: str, default: float, kind: type[int] | type[float]) -> float:

@@ -1,8 +1,8 @@
-"""The in-memory index of a log, rebuilt from the segments on open.
+"""The in-memory index of a log's tail: what was read after the persistent checkpoint.
 
-It holds every committed notification in id order, a per-aggregate version index and the
-highest tracking id per upstream application. It is not thread-safe by itself: the log
-serialises access to it.
+It holds the tail's notifications in id order, a per-aggregate version index and the
+highest tracking id per upstream application (of the whole log: it starts from the
+checkpoint's). It is not thread-safe by itself: the log serialises access to it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent, Tracking
 
+from vmcore_event_store.file.fields import IndexedQuery, extract
 from vmcore_event_store.file.framing import Commit
 
 __all__ = ["LogIndex", "originator_key"]
@@ -41,15 +42,20 @@ class _Stream:
 class LogIndex:
     """Committed notifications, by id and by (originator, version)."""
 
-    def __init__(self) -> None:
+    def __init__(self, base_max_id: int = 0, max_tracking: dict[str, int] | None = None) -> None:
         self.notifications: list[Notification] = []
         self.ids: list[int] = []
         self.streams: dict[str, _Stream] = {}
-        self.max_tracking: dict[str, int] = {}
+        self.max_tracking: dict[str, int] = dict(max_tracking or {})
+        self.base_max_id = base_max_id
+        """The highest notification id before the tail (the checkpoint's)."""
 
     @property
     def max_id(self) -> int:
-        return self.ids[-1] if self.ids else 0
+        return self.ids[-1] if self.ids else self.base_max_id
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
     def apply(self, commit: Commit) -> None:
         streams = self.streams
@@ -153,6 +159,18 @@ class LogIndex:
         result = []
         for n in self.notifications[lo:hi]:
             if n.topic in wanted:
+                result.append(n)
+                if len(result) >= limit:
+                    break
+        return result
+
+    def query(self, query: IndexedQuery, start: int, limit: int) -> list[Notification]:
+        """The tail's notifications from ``start`` matching ``query`` (decoding each state)."""
+        result: list[Notification] = []
+        if limit <= 0:
+            return result
+        for n in self.notifications[bisect_left(self.ids, start) :]:
+            if query.matches(n.topic, originator_key(n.originator_id), extract(n.state)):
                 result.append(n)
                 if len(result) >= limit:
                     break

@@ -1,27 +1,33 @@
 """One append-only, segmented, checksummed event log (a directory of ``*.seg`` files).
 
-Writes: a commit is validated against the in-memory index (duplicates raise IntegrityError
-before a byte is written), framed as one record, written with ``pwrite`` and made durable
-with ``fdatasync`` before it becomes visible and before ``append`` returns. Under the
-``group`` policy concurrent committers queue their records and one of them (the leader)
-writes the whole queue with a single write and a single fdatasync; the others wait for it.
+Writes go through one commit pipeline (leader/follower group commit). A committer queues
+its request; whichever committer finds no flush running becomes the leader and, for the
+whole queue at once:
 
-Reads come from the in-memory index. A log that is not this process's writer catches up
-with the files (new bytes, new segments) before every read, which is how reader processes
-see another process's commits.
+1. takes the store's inter-process writer lock (``flock``);
+2. catches up with what other processes appended since this process last looked (and, now
+   that it holds the lock, repairs a torn tail left by a writer that died);
+3. checks every request against the now-current index (duplicate versions, tracking ids,
+   given notification ids) and assigns notification ids; a refused request fails alone;
+4. writes the accepted records with one ``pwrite`` and one ``fdatasync``;
+5. publishes them to the in-memory index and releases the lock; everyone is acknowledged.
+
+Under ``always`` a leader takes whatever is queued when it starts; under ``group`` it first
+waits (at most the group window) for committers already on their way. Readers in any
+process catch up with the files before each read (one ``fstat`` when nothing changed) and
+never take the writer lock.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import struct
 import threading
 import time
-import warnings
 from collections.abc import Sequence
 from enum import Enum
-from uuid import UUID
 
 from eventsourcing.persistence import (
     DataError,
@@ -31,41 +37,54 @@ from eventsourcing.persistence import (
     Tracking,
 )
 
-from vmcore_event_store.file.errors import CorruptRecordError, FileStoreError, TornTailWarning
-from vmcore_event_store.file.framing import (
-    Commit,
-    TailState,
-    encode_commit,
-    encode_seal,
-    scan,
+from vmcore_event_store.file.checkpoint import (
+    Checkpoint,
+    IndexFile,
+    build_index,
+    create_index,
+    read_fingerprint,
 )
+from vmcore_event_store.file.errors import CorruptRecordError, FileStoreError
+from vmcore_event_store.file.framing import Commit, encode_commit
 from vmcore_event_store.file.index import LogIndex
+from vmcore_event_store.file.reads import LogReads
+from vmcore_event_store.file.segments import SegmentCursor, fsync_dir, segment_numbers
 from vmcore_event_store.file.writer_lock import WriterLock
 
 __all__ = ["EventLog", "FsyncPolicy"]
 
 _log = logging.getLogger(__name__)
-_SUFFIX = ".seg"
+_BUILD_ON_OPEN_BYTES = 4 << 20
+"""Without a usable index, a log at least this big gets one built before it is read."""
 
 
 class FsyncPolicy(Enum):
     ALWAYS = "always"
     """fdatasync every commit before acknowledging it (the default)."""
     GROUP = "group"
-    """Concurrent commits share one write and one fdatasync; each is acked once durable."""
+    """As ``always``, and a flush waits briefly for committers already on their way."""
     NONE = "none"
     """Never fsync: survives a process crash, NOT a power loss or kernel crash. Unsafe."""
 
 
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+class _Request:
+    __slots__ = ("done", "error", "events", "ids", "result", "tracking")
+
+    def __init__(
+        self,
+        events: Sequence[StoredEvent],
+        tracking: Tracking | None,
+        ids: Sequence[int] | None,
+    ) -> None:
+        self.events = events
+        self.tracking = tracking
+        self.ids = ids
+        self.result: list[int] = []
+        self.error: BaseException | None = None
+        self.done = False
 
 
-class EventLog:
+class EventLog(LogReads):
     """Events and tracking positions of one log directory, shared by this process's recorders."""
 
     def __init__(
@@ -75,134 +94,145 @@ class EventLog:
         policy: FsyncPolicy,
         segment_bytes: int,
         group_window: float = 0.001,
+        checkpoint_events: int = 10_000,
     ) -> None:
         self.directory = directory
+        self.checkpoint_events = checkpoint_events
         self.policy = policy
         self.segment_bytes = segment_bytes
+        self.group_window = group_window
         self._writer_lock = lock
         self._lock = threading.RLock()
-        self._sync_lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
+        self._queue: list[_Request] = []
         self._leading = False
+        self._writing = False
         self._in_flight = 0
-        self.group_window = group_window
-        self._index = LogIndex()
-        self._segment_no = 0
-        self._fd = -1
-        self._end = 0
-        self._sealed = False
-        self._is_writer = False
         self._failed: BaseException | None = None
-        self._next_id = 1
-        self._reserved_tracking: dict[str, int] = {}
-        self._pending: list[tuple[bytes, Commit, list[tuple[str, int]]]] = []
-        self._pending_keys: set[tuple[str, int]] = set()
-        self._reserved_seq = 0
-        self._durable_seq = 0
+        self._closed = False
+        self._index = LogIndex()
+        self._cursor = SegmentCursor(directory)
+        self._index_file: IndexFile | None = None
+        self._upto = 0
+        """Reads take notification ids up to this one from the index file, later from memory."""
+        self._next_checkpoint_try = checkpoint_events
         self._listeners: set[threading.Event] = set()
         self._open()
 
     # Opening and catching up ------------------------------------------------------------
 
-    def _segment_path(self, number: int) -> str:
-        return os.path.join(self.directory, f"{number:012d}{_SUFFIX}")
-
     def _open(self) -> None:
         if not os.path.isdir(self.directory):
-            os.makedirs(self.directory, exist_ok=True)
-            _fsync_dir(os.path.dirname(self.directory))
-        numbers = sorted(
-            int(name[: -len(_SUFFIX)])
-            for name in os.listdir(self.directory)
-            if name.endswith(_SUFFIX) and name[: -len(_SUFFIX)].isdigit()
-        )
-        if numbers and numbers != list(range(1, len(numbers) + 1)):
-            missing = sorted(set(range(1, numbers[-1] + 1)) - set(numbers))
+            try:
+                os.makedirs(self.directory, exist_ok=True)
+                fsync_dir(os.path.dirname(self.directory))
+            except PermissionError:
+                pass  # a store we may only read: an absent log is an empty log
+            except OSError as e:
+                if e.errno != 30:  # EROFS
+                    raise
+        numbers = segment_numbers(self.directory)
+        if numbers and numbers != list(range(numbers[0], numbers[0] + len(numbers))):
+            missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
             raise CorruptRecordError(
-                self._segment_path(missing[0]), 0, f"segment files missing: {missing}"
+                self._cursor.path(missing[0]), 0, f"segment files missing: {missing}"
             )
-        if not numbers:
-            self._open_segment(1, create=True)
+        if numbers and numbers[0] != 1:
+            raise CorruptRecordError(
+                self._cursor.path(1), 0, f"segment files missing: {list(range(1, numbers[0]))}"
+            )
+        found = self._use_index(numbers) if numbers else None
+        unusable = found is False
+        big = found is None and numbers and self._log_bytes(numbers) >= _BUILD_ON_OPEN_BYTES
+        if (unusable or big) and os.access(self.directory, os.W_OK):
+            build_index(self.directory)
+            self._use_index(numbers)
+        self._catch_up(repair=False, check=True)
+        self._maybe_checkpoint()
+
+    def _log_bytes(self, numbers: list[int]) -> int:
+        return sum(os.path.getsize(self._cursor.path(n)) for n in numbers)
+
+    def _use_index(self, numbers: list[int]) -> bool | None:
+        """Resumes from the index file's checkpoint if it matches the log.
+
+        Returns True if resumed, None if there is no index file, False if it is unusable.
+        """
+        try:
+            index_file = IndexFile.open(self.directory)
+        except sqlite3.Error as e:
+            _log.warning("file store index of %s unreadable (%s): rebuilding", self.directory, e)
+            return False
+        if index_file is None:
+            return None
+        try:
+            loaded = index_file.load()
+        except sqlite3.Error as e:
+            loaded = None
+            reason = f"unreadable ({e})"
         else:
-            self._open_segment(numbers[0], create=False)
-        self._catch_up(recover=True)
+            reason = "of another format"
+        if loaded is not None:
+            checkpoint, tracking = loaded
+            path = self._cursor.path(checkpoint.segment_no)
+            if checkpoint.segment_no in numbers and checkpoint.fingerprint == read_fingerprint(
+                path, checkpoint.end
+            ):
+                self._cursor.resume(checkpoint.segment_no, checkpoint.end, checkpoint.sealed)
+                self._index = LogIndex(checkpoint.max_id, tracking)
+                self._index_file, self._upto = index_file, checkpoint.max_id
+                return True
+            reason = "stale: it does not match the log at its checkpoint"
+        index_file.close()
+        _log.warning("file store index of %s is %s: rebuilding it", self.directory, reason)
+        return False
 
-    def _open_segment(self, number: int, *, create: bool) -> None:
-        path = self._segment_path(number)
-        flags = os.O_RDWR | (os.O_CREAT if create else 0)
-        fd = os.open(path, flags, 0o644)
-        if create:
-            os.fsync(fd)
-            _fsync_dir(self.directory)
-        if self._fd >= 0:
-            os.close(self._fd)
-        self._fd, self._segment_no, self._end, self._sealed = fd, number, 0, False
-
-    def _catch_up(self, *, recover: bool) -> None:
-        """Reads new records (and segments); handles a torn tail if ``recover``."""
-        applied = 0
+    def _maybe_checkpoint(self) -> None:
+        """Moves the in-memory tail into the index file once it is big enough (``_lock``)."""
+        if len(self._index) < self._next_checkpoint_try or self._writing:
+            return
+        self._next_checkpoint_try = len(self._index) + self.checkpoint_events
         try:
-            while True:
-                if self._sealed:
-                    if not os.path.exists(self._segment_path(self._segment_no + 1)):
-                        return
-                    self._open_segment(self._segment_no + 1, create=False)
-                size = os.fstat(self._fd).st_size
-                if size <= self._end:
-                    return
-                result = scan(os.pread(self._fd, size - self._end, self._end))
-                for commit in result.commits:
-                    self._index.apply(commit)
-                applied += len(result.commits)
-                path = self._segment_path(self._segment_no)
-                offset = self._end + result.end
-                if result.tail is TailState.CORRUPT:
-                    raise CorruptRecordError(path, offset, result.reason)
-                self._end = offset
-                if result.sealed:
-                    self._sealed = True
-                    continue
-                if os.path.exists(self._segment_path(self._segment_no + 1)):
-                    reason = result.reason or "segment ends without a seal record"
-                    raise CorruptRecordError(path, offset, f"unsealed segment: {reason}")
-                if result.tail is TailState.TORN and recover:
-                    self._truncate_torn_tail(path, size, result.reason)
+            self._checkpoint()
+        except (OSError, sqlite3.Error) as e:  # a store we may only read, a busy index
+            _log.debug("no checkpoint of %s: %s", self.directory, e)
+
+    def _checkpoint(self) -> None:
+        cursor = self._cursor
+        if cursor.fd < 0:
+            return
+        if self._index_file is None or not self._index_file.writable:
+            if not os.access(self.directory, os.W_OK):
                 return
-        finally:
-            if applied:
-                self._notify()
-
-    def _truncate_torn_tail(self, path: str, size: int, reason: str) -> None:
-        """Drops an append cut short by a crash, if no live writer could be producing it."""
-        lock = self._writer_lock
-        was_held = lock.held
-        if not lock.try_acquire():
-            return  # A live writer owns the tail; it is an append in progress.
-        try:
-            os.ftruncate(self._fd, self._end)
-            os.fsync(self._fd)
-        finally:
-            if not was_held:
-                lock.release()
-        message = (
-            f"truncated torn tail of {path} at offset {self._end} "
-            f"({size - self._end} bytes, {reason}); it was never acknowledged"
+            if self._index_file is not None:
+                self._index_file.close()
+            self._index_file = create_index(self.directory)
+        fingerprint = read_fingerprint(cursor.path(), cursor.end)
+        if fingerprint is None:
+            return
+        index = self._index
+        checkpoint = Checkpoint(
+            cursor.segment_no, cursor.end, cursor.sealed, fingerprint, index.max_id
         )
-        _log.warning(message)
-        warnings.warn(message, TornTailWarning, stacklevel=2)
+        if self._index_file.save(checkpoint, index.notifications, index.max_tracking):
+            self._index = LogIndex(index.max_id, index.max_tracking)
+            self._upto = index.max_id
+            self._next_checkpoint_try = self.checkpoint_events
+
+    def _catch_up(self, *, repair: bool, check: bool = False) -> None:
+        if self._cursor.catch_up(self._index.apply, repair=repair, check=check):
+            self._notify()
 
     def _refresh(self) -> None:
-        if not self._is_writer and self._fd >= 0:
-            self._catch_up(recover=False)
+        """Catches up before a read (caller holds ``_lock``).
 
-    def _become_writer(self) -> None:
-        self._writer_lock.acquire()
-        self._catch_up(recover=True)
-        if self._sealed:
-            self._open_segment(self._segment_no + 1, create=True)
-        self._next_id = self._index.max_id + 1
-        self._reserved_tracking = dict(self._index.max_tracking)
-        self._is_writer = True
+        While this process writes it holds the writer lock and caught up under it, so the
+        index already has every commit another process acknowledged before; skipping the
+        files then also keeps the reader away from this process's own half-written bytes.
+        """
+        if not self._writing and not self._closed:
+            self._catch_up(repair=False)
+            self._maybe_checkpoint()
 
     # Writing ----------------------------------------------------------------------------
 
@@ -213,141 +243,166 @@ class EventLog:
         ids: Sequence[int] | None = None,
     ) -> list[int]:
         """Durably appends one atomic commit; returns the notification ids it was given."""
-        if self.policy is FsyncPolicy.GROUP:
-            with self._lock:
-                self._in_flight += 1
-            try:
-                return self._append(events, tracking, ids)
-            finally:
-                with self._lock:
-                    self._in_flight -= 1
-                    self._cond.notify_all()
-        return self._append(events, tracking, ids)
-
-    def _append(
-        self,
-        events: Sequence[StoredEvent],
-        tracking: Tracking | None,
-        ids: Sequence[int] | None,
-    ) -> list[int]:
-        with self._lock:
+        request = _Request(events, tracking, ids)
+        with self._cond:
             self._check_ok()
-            if not self._is_writer:
-                self._become_writer()
-            keys = self._index.check_new(events, self._pending_keys)
-            LogIndex.check_tracking(tracking, self._reserved_tracking)
-            new_ids = self._assign_ids(len(events), ids)
-            notifications = [
-                Notification(e.originator_id, e.originator_version, e.topic, e.state, i)
-                for e, i in zip(events, new_ids, strict=True)
-            ]
-            commit = Commit(notifications, tracking)
-            try:
-                data = encode_commit(notifications, tracking)
-            except (struct.error, AttributeError, UnicodeEncodeError) as e:
-                msg = f"cannot frame events for {self.directory}: {e}"
-                raise DataError(msg) from e
-            if new_ids:
-                self._next_id = new_ids[-1] + 1
-            if tracking is not None:
-                self._reserved_tracking[tracking.application_name] = tracking.notification_id
-            if self.policy is not FsyncPolicy.GROUP:
-                self._write(data)
-                self._publish([commit])
-                return new_ids
-            self._pending.append((data, commit, keys))
-            self._pending_keys.update(keys)
-            self._reserved_seq += 1
-            seq = self._reserved_seq
+            # Fast refusal of what this process already knows to be a duplicate.
+            self._index.check_new(events, set())
+            self._in_flight += 1
+            self._queue.append(request)
             self._cond.notify_all()
-        self._group_commit(seq)
-        return new_ids
+        try:
+            self._await(request)
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify_all()
+        if request.error is not None:
+            raise request.error
+        return request.result
 
-    def _assign_ids(self, count: int, ids: Sequence[int] | None) -> list[int]:
+    def _await(self, request: _Request) -> None:
+        with self._cond:
+            while not request.done:
+                if not self._leading:
+                    self._leading = True
+                    break
+                self._cond.wait()
+            else:
+                return
+            try:
+                if self.policy is FsyncPolicy.GROUP:
+                    deadline = time.monotonic() + self.group_window
+                    while len(self._queue) < self._in_flight:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        self._cond.wait(remaining)
+                batch, self._queue = self._queue, []
+            except BaseException:
+                self._leading = False
+                self._cond.notify_all()
+                raise
+        try:
+            self._flush(batch)
+        finally:
+            with self._cond:
+                self._leading = False
+                for r in batch:
+                    r.done = True
+                self._cond.notify_all()
+
+    def _flush(self, batch: list[_Request]) -> None:
+        """Leader only: lock, catch up, check, write, publish, unlock, then sync.
+
+        The lock is released before the ``fdatasync``: the next writer (in any process) may
+        append while this one syncs. Nothing is acknowledged before its own sync returns,
+        and a later writer's sync of the same file covers every earlier byte of it.
+        """
+        try:
+            self._check_ok()
+            self._writer_lock.acquire()
+        except BaseException as e:
+            for r in batch:
+                r.error = e
+            return
+        to_sync = -1
+        try:
+            with self._lock:
+                self._cursor.make_writable()
+                self._catch_up(repair=True)
+                accepted = self._prepare(batch)
+                self._writing = True
+            if accepted:
+                try:
+                    data = b"".join(data for _, data, _ in accepted)
+                    sync = self.policy is not FsyncPolicy.NONE
+                    synced = self._cursor.write(data, sync=sync, segment_bytes=self.segment_bytes)
+                    if sync and not synced:
+                        to_sync = os.dup(self._cursor.fd)
+                except BaseException as e:
+                    self._failed = e
+                    raise
+            with self._lock:
+                self._writing = False
+                for _, _, commit in accepted:
+                    self._index.apply(commit)
+                if accepted:
+                    self._notify()
+        except BaseException as e:
+            with self._lock:
+                self._writing = False
+            for r in batch:
+                if r.error is None:
+                    r.error = e
+        finally:
+            self._writer_lock.release()
+        if to_sync >= 0:
+            try:
+                os.fdatasync(to_sync)
+            except BaseException as e:
+                self._failed = e
+                for r in batch:
+                    r.error = r.error or e
+            finally:
+                os.close(to_sync)
+        with self._lock:
+            self._maybe_checkpoint()  # outside the writer lock: other processes go on
+
+    def _prepare(self, batch: list[_Request]) -> list[tuple[_Request, bytes, Commit]]:
+        """Checks and frames each request against the caught-up index (under ``_lock``)."""
+        accepted = []
+        keys: set[tuple[str, int]] = set()
+        tracking_max = dict(self._index.max_tracking)
+        next_id = self._index.max_id + 1
+        for r in batch:
+            try:
+                new_keys = self._index.check_new(r.events, keys)
+                if self._index_file is not None and r.events:
+                    found = self._index_file.existing(
+                        [(e.originator_id, e.originator_version) for e in r.events]
+                    )
+                    if found:
+                        msg = f"Stored event already recorded: {found[0]}"
+                        raise IntegrityError(msg)
+                LogIndex.check_tracking(r.tracking, tracking_max)
+                ids = self._assign_ids(len(r.events), r.ids, next_id)
+                notifications = [
+                    Notification(e.originator_id, e.originator_version, e.topic, e.state, i)
+                    for e, i in zip(r.events, ids, strict=True)
+                ]
+                try:
+                    data = encode_commit(notifications, r.tracking)
+                except (struct.error, AttributeError, UnicodeEncodeError) as e:
+                    msg = f"cannot frame events for {self.directory}: {e}"
+                    raise DataError(msg) from e
+            except (IntegrityError, DataError) as e:
+                r.error = e
+                continue
+            keys.update(new_keys)
+            if ids:
+                next_id = ids[-1] + 1
+            if r.tracking is not None:
+                tracking_max[r.tracking.application_name] = r.tracking.notification_id
+            r.result = ids
+            accepted.append((r, data, Commit(notifications, r.tracking)))
+        return accepted
+
+    @staticmethod
+    def _assign_ids(count: int, ids: Sequence[int] | None, next_id: int) -> list[int]:
         if ids is None:
-            return list(range(self._next_id, self._next_id + count))
+            return list(range(next_id, next_id + count))
         given = list(ids)
         if len(given) != count:
             msg = f"{count} events but {len(given)} notification ids"
             raise IntegrityError(msg)
-        previous = self._next_id - 1
+        previous = next_id - 1
         for i in given:
             if i <= previous:
                 msg = f"Notification ID {i} not greater than {previous}"
                 raise IntegrityError(msg)
             previous = i
         return given
-
-    def _group_commit(self, seq: int) -> None:
-        """Waits until commit ``seq`` is durable, leading a group flush if none is running.
-
-        The leader first waits (at most ``group_window`` seconds) while other committers
-        are still on their way to the queue, then writes the whole queue with one write and
-        one fdatasync. Everyone in the batch is acknowledged together.
-        """
-        with self._cond:
-            while True:
-                self._check_ok()
-                if self._durable_seq >= seq:
-                    return
-                if not self._leading:
-                    self._leading = True
-                    break
-                self._cond.wait()
-            try:
-                deadline = time.monotonic() + self.group_window
-                while len(self._pending) < self._in_flight:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    self._cond.wait(remaining)
-                batch, self._pending = self._pending, []
-                high = self._reserved_seq
-            except BaseException:
-                self._leading = False
-                self._cond.notify_all()
-                raise
-        try:
-            with self._sync_lock:
-                self._write(b"".join(data for data, _, _ in batch))
-        finally:
-            with self._cond:
-                self._leading = False
-                if self._failed is None:
-                    for _, _, keys in batch:
-                        self._pending_keys.difference_update(keys)
-                    self._durable_seq = high
-                    self._publish([commit for _, commit, _ in batch])
-                self._cond.notify_all()
-
-    def _write(self, data: bytes) -> None:
-        """Writes and syncs at the end of the segment (caller serialises writers)."""
-        try:
-            view = memoryview(data)
-            while view:
-                written = os.pwrite(self._fd, view, self._end)
-                self._end += written
-                view = view[written:]
-            if self.policy is not FsyncPolicy.NONE:
-                os.fdatasync(self._fd)
-            if self._end >= self.segment_bytes:
-                self._roll_over()
-        except BaseException as e:
-            self._failed = e
-            raise
-
-    def _roll_over(self) -> None:
-        seal = encode_seal()
-        os.pwrite(self._fd, seal, self._end)
-        self._end += len(seal)
-        os.fdatasync(self._fd)
-        self._open_segment(self._segment_no + 1, create=True)
-
-    def _publish(self, commits: list[Commit]) -> None:
-        with self._lock:
-            for commit in commits:
-                self._index.apply(commit)
-            self._notify()
 
     def _notify(self) -> None:
         for listener in tuple(self._listeners):
@@ -360,45 +415,9 @@ class EventLog:
                 "reopen the store to recover"
             )
             raise FileStoreError(msg) from self._failed
-        if self._fd < 0:
+        if self._closed:
             msg = f"event log {self.directory} is closed"
             raise FileStoreError(msg)
-
-    # Reading ----------------------------------------------------------------------------
-
-    def select_events(
-        self,
-        originator_id: UUID | str,
-        gt: int | None,
-        lte: int | None,
-        desc: bool,
-        limit: int | None,
-    ) -> list[StoredEvent]:
-        with self._lock:
-            self._refresh()
-            return self._index.select_events(originator_id, gt, lte, desc, limit)
-
-    def select_notifications(
-        self,
-        start: int | None,
-        limit: int,
-        stop: int | None,
-        topics: Sequence[str],
-        inclusive_of_start: bool,
-    ) -> list[Notification]:
-        with self._lock:
-            self._refresh()
-            return self._index.select_notifications(start, limit, stop, topics, inclusive_of_start)
-
-    def max_notification_id(self) -> int | None:
-        with self._lock:
-            self._refresh()
-            return self._index.max_id or None
-
-    def max_tracking_id(self, application_name: str) -> int | None:
-        with self._lock:
-            self._refresh()
-            return self._index.max_tracking.get(application_name)
 
     def poll(self) -> None:
         """Catches up with other processes' commits and wakes listeners if any arrived."""
@@ -413,14 +432,17 @@ class EventLog:
 
     def forget_after_fork(self) -> None:
         """In a forked child: closes the inherited descriptor; this log is unusable there."""
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        self._is_writer = False
+        self._cursor.close()
+        self._closed = True
+        self._index_file = None  # the parent's connection: never used in the child
 
     def close(self) -> None:
-        with self._sync_lock, self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
-            self._is_writer = False
+        with self._lock:
+            if not self._closed and len(self._index) >= min(1000, self.checkpoint_events):
+                self._next_checkpoint_try = 0
+                self._maybe_checkpoint()
+            self._cursor.close()
+            self._closed = True
+            if self._index_file is not None:
+                self._index_file.close()
+                self._index_file = None

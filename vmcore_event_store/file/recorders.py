@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +20,7 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 
+from vmcore_event_store.file.fields import IndexedQuery
 from vmcore_event_store.file.log import EventLog
 from vmcore_event_store.file.positions import PositionFiles
 from vmcore_event_store.file.subscription import FileSubscription
@@ -91,6 +93,33 @@ class FileApplicationRecorder(FileAggregateRecorder, ApplicationRecorder):
 
     def max_notification_id(self) -> int | None:
         return self.log.max_notification_id()
+
+    def query_notifications(
+        self,
+        *,
+        start: int = 1,
+        limit: int = 100,
+        topics: Sequence[str] = (),
+        originator_id: UUID | str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        correlation_id: str | None = None,
+        trn_prefix: str | None = None,
+    ) -> Sequence[Notification]:
+        """Notifications from ``start`` (in id order) matching every given criterion, by index.
+
+        Times compare with the events' ``timestamp``; ``correlation_id`` and ``trn_prefix``
+        (actor, source or target) with their ``meta`` (see :mod:`.fields`).
+        """
+        query = IndexedQuery(
+            tuple(topics),
+            None if originator_id is None else str(originator_id),
+            since,
+            until,
+            correlation_id,
+            trn_prefix,
+        )
+        return self.log.query_notifications(query, start, limit)
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()

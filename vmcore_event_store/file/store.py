@@ -26,13 +26,20 @@ class FileStore:
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(
-        self, path: str, policy: FsyncPolicy, segment_bytes: int, group_window: float = 0.001
+        self,
+        path: str,
+        policy: FsyncPolicy,
+        segment_bytes: int,
+        group_window: float = 0.001,
+        lock_timeout: float = 30.0,
+        checkpoint_events: int = 10_000,
     ) -> None:
         self.path = path
+        self.checkpoint_events = checkpoint_events
         self.group_window = group_window
         self.policy = policy
         self.segment_bytes = segment_bytes
-        self.writer_lock = WriterLock(path)
+        self.writer_lock = WriterLock(path, lock_timeout)
         self._logs: dict[str, EventLog] = {}
         self._logs_lock = threading.Lock()
         self._users = 0
@@ -44,14 +51,19 @@ class FileStore:
         policy: FsyncPolicy = FsyncPolicy.ALWAYS,
         segment_bytes: int = 64 << 20,
         group_window: float = 0.001,
+        lock_timeout: float = 30.0,
+        checkpoint_events: int = 10_000,
     ) -> FileStore:
         """Returns this process's store for ``path`` (created if missing)."""
-        os.makedirs(path, exist_ok=True)
+        if not os.path.isdir(path):
+            os.makedirs(path, exist_ok=True)
         key = os.path.realpath(path)
         with cls._registry_lock:
             store = cls._registry.get(key)
             if store is None:
-                store = cls._registry[key] = cls(key, policy, segment_bytes, group_window)
+                store = cls._registry[key] = cls(
+                    key, policy, segment_bytes, group_window, lock_timeout, checkpoint_events
+                )
             elif store.policy is not policy:
                 msg = (
                     f"file store {key} is already open in this process with fsync policy "
@@ -68,13 +80,18 @@ class FileStore:
             if log is None:
                 directory = os.path.join(self.path, name)
                 log = EventLog(
-                    directory, self.writer_lock, self.policy, self.segment_bytes, self.group_window
+                    directory,
+                    self.writer_lock,
+                    self.policy,
+                    self.segment_bytes,
+                    self.group_window,
+                    self.checkpoint_events,
                 )
                 self._logs[name] = log
             return log
 
     def close(self) -> None:
-        """Drops one user; the last one closes the logs and releases the writer lock."""
+        """Drops one user; the last one closes the logs and the lock file."""
         with self._registry_lock:
             self._users -= 1
             if self._users > 0:
@@ -85,7 +102,7 @@ class FileStore:
             for log in self._logs.values():
                 log.close()
             self._logs.clear()
-        self.writer_lock.release()
+        self.writer_lock.close()
 
     def _forget_after_fork(self) -> None:
         """In a forked child: drop inherited descriptors without touching the parent's lock."""

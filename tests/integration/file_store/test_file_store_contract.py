@@ -29,6 +29,7 @@ class _TempStore:
     """Gives each test a fresh store directory and closes its factory afterwards."""
 
     fsync = "always"
+    checkpoint = "10000"
 
     def setUp(self) -> None:
         self.store_dir = tempfile.mkdtemp(prefix="vmcore-file-store-")
@@ -38,6 +39,7 @@ class _TempStore:
                     "PERSISTENCE_MODULE": "vmcore_event_store.file",
                     "VMCORE_FILE_STORE_PATH": self.store_dir,
                     "VMCORE_FSYNC": self.fsync,
+                    "VMCORE_FILE_INDEX_CHECKPOINT": self.checkpoint,
                 }
             )
         )
@@ -75,6 +77,16 @@ class TestFileApplicationRecorderNoFsync(TestFileApplicationRecorder):
     fsync = "none"
 
 
+class TestFileApplicationRecorderCheckpointed(TestFileApplicationRecorder):
+    """Every few events the tail moves into the persistent index: reads combine both."""
+
+    checkpoint = "3"
+
+
+class TestFileAggregateRecorderCheckpointed(TestFileAggregateRecorder):
+    checkpoint = "2"
+
+
 class TestFileTrackingRecorder(_TempStore, contract.TrackingRecorderTestCase):
     def create_recorder(self) -> TrackingRecorder:
         return self.file_factory.tracking_recorder()
@@ -83,6 +95,10 @@ class TestFileTrackingRecorder(_TempStore, contract.TrackingRecorderTestCase):
 class TestFileProcessRecorder(_TempStore, contract.ProcessRecorderTestCase):
     def create_recorder(self) -> ProcessRecorder:
         return self.file_factory.process_recorder()
+
+
+class TestFileProcessRecorderCheckpointed(TestFileProcessRecorder):
+    checkpoint = "2"
 
 
 class TestFileNonInterleavingNotificationIDs(

@@ -1,7 +1,8 @@
-"""Crash test with real processes: SIGKILL a writer at random moments, then check the store.
+"""Crash test with real processes: SIGKILL writers at random moments, then check the store.
 
 A forked child appends batches in a loop (one or several threads, every fsync policy) and
-reports each batch through a pipe only after ``insert_events`` returned. The parent kills it
+reports each batch through a pipe only after ``insert_events`` returned (several such
+processes write to one store at once in the multi-writer trials). The parent kills it
 with SIGKILL after a random number of acknowledgements, reopens the store and checks that
 every acknowledged event is there and intact, that every visible event is intact, that
 batches are all-or-nothing and that notification ids run 1..max without gaps.
@@ -105,6 +106,44 @@ def _kill_at_random(
     return acked
 
 
+def _kill_several_at_random(
+    path: str, policy: str, rng: random.Random, writers: int
+) -> list[tuple[bytes, int, int, list[int]]]:
+    """Several writer processes at once, SIGKILLed one after another at random moments."""
+    ctx = multiprocessing.get_context("fork")
+    receiver, sender = ctx.Pipe(duplex=False)
+    threads = 2 if policy == "group" else 1
+    children = [
+        ctx.Process(
+            target=_writer, args=(path, policy, sender, rng.getrandbits(32), threads), daemon=True
+        )
+        for _ in range(writers)
+    ]
+    for child in children:
+        child.start()
+    sender.close()
+    acked: list[tuple[bytes, int, int, list[int]]] = []
+    try:
+        for child in children:
+            wanted = len(acked) + rng.randint(0, 15)
+            while len(acked) < wanted:
+                acked.append(receiver.recv())
+            assert child.pid is not None
+            os.kill(child.pid, signal.SIGKILL)
+    finally:
+        for child in children:
+            assert child.pid is not None
+            os.kill(child.pid, signal.SIGKILL)
+            child.join()
+    while True:
+        try:
+            acked.append(receiver.recv())
+        except EOFError:
+            break
+    receiver.close()
+    return acked
+
+
 def _check_store(path: str, acked: list[tuple[bytes, int, int, list[int]]]) -> int:
     """Reopens the store, checks it, returns the number of torn tails it reported."""
     with warnings.catch_warnings(record=True) as caught:
@@ -144,24 +183,38 @@ def _check_store(path: str, acked: list[tuple[bytes, int, int, list[int]]]) -> i
     return sum(1 for w in caught if issubclass(w.category, TornTailWarning))
 
 
-def _run_trials(tmp_path: Path, trials: int, seed: int) -> None:
+def _run_trials(tmp_path: Path, trials: int, seed: int, writers: int = 1) -> None:
     rng = random.Random(seed)
     torn = 0
     for trial in range(trials):
         policy = _POLICIES[trial % len(_POLICIES)]
         store = str(tmp_path / policy / str(trial // 60))  # a fresh store now and then
-        acked = _kill_at_random(store, policy, rng)
+        if writers == 1:
+            acked = _kill_at_random(store, policy, rng)
+        else:
+            acked = _kill_several_at_random(store, policy, rng, writers)
         try:
             torn += _check_store(store, acked)
         except AssertionError as e:
             raise AssertionError(f"trial {trial} ({policy}, seed {seed}): {e}") from e
-    print(f"{trials} SIGKILL trials (seed {seed}): {torn} torn tails truncated")
+    print(f"{trials} SIGKILL trials, {writers} writers (seed {seed}): {torn} torn tails truncated")
 
 
 def test_sigkilled_writer_loses_no_acknowledged_event(tmp_path: Path) -> None:
     _run_trials(tmp_path, trials=50, seed=int(os.environ.get("VMCORE_CRASH_SEED", "20261123")))
 
 
+def test_several_sigkilled_writer_processes_lose_no_acknowledged_event(tmp_path: Path) -> None:
+    seed = int(os.environ.get("VMCORE_CRASH_SEED", "20261203"))
+    _run_trials(tmp_path, trials=12, seed=seed, writers=4)
+
+
 @pytest.mark.soak
 def test_sigkilled_writer_soak(tmp_path: Path) -> None:
     _run_trials(tmp_path, trials=600, seed=random.SystemRandom().getrandbits(32))
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(1800)
+def test_several_sigkilled_writers_soak(tmp_path: Path) -> None:
+    _run_trials(tmp_path, trials=120, seed=random.SystemRandom().getrandbits(32), writers=8)

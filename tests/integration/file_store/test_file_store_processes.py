@@ -1,4 +1,4 @@
-"""One writer process at a time; reader processes see (and tail) the writer's commits."""
+"""Writer processes take turns per append; reader processes see (and tail) their commits."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from eventsourcing.utils import Environment
 
 from vmcore_event_store.file import FileInfrastructureFactory, StoreLockedError, TornTailWarning
 from vmcore_event_store.file.framing import encode_commit
+from vmcore_event_store.file.writer_lock import WriterLock
 
 OpenStore = Callable[..., FileInfrastructureFactory]
 _ctx = multiprocessing.get_context("fork")
@@ -46,15 +47,43 @@ def _start_writer(
     return process, parent
 
 
-def test_second_writer_is_refused_naming_the_holder(open_store: OpenStore, tmp_path: Path) -> None:
+def _hold_lock(path: str, conn: Connection) -> None:
+    """Takes the store's writer lock and keeps it until told (a stuck writer)."""
+    lock = WriterLock(path)
+    lock.acquire()
+    conn.send("held")
+    conn.recv()
+
+
+def test_writer_processes_take_turns(open_store: OpenStore, tmp_path: Path) -> None:
     store = tmp_path / "store"
     oid = uuid4()
     process, conn = _start_writer(store, oid, batches=3)
     try:
         while conn.recv() != "done":
             pass
+        # The child is still alive with the store open, between appends: we may write.
         recorder = open_store(store).application_recorder()
         assert [e.originator_version for e in recorder.select_events(oid)] == [1, 2, 3]
+        assert [4] == list(recorder.insert_events([StoredEvent(oid, 4, "parent", b"")]) or [])
+        conn.send("go")
+    finally:
+        process.join()
+    assert [1, 2, 3, 4] == [e.originator_version for e in recorder.select_events(oid)]
+
+
+def test_a_stuck_holder_is_named_after_the_lock_timeout(
+    open_store: OpenStore, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    parent, child = _ctx.Pipe()
+    process = _ctx.Process(target=_hold_lock, args=(str(store), child))
+    process.start()
+    child.close()
+    try:
+        assert "held" == parent.recv()
+        recorder = open_store(store, VMCORE_FILE_LOCK_TIMEOUT="0.05").application_recorder()
         with pytest.raises(StoreLockedError) as raised:
             recorder.insert_events([StoredEvent(uuid4(), 1, "parent", b"")])
         message = str(raised.value)
@@ -64,7 +93,7 @@ def test_second_writer_is_refused_naming_the_holder(open_store: OpenStore, tmp_p
         assert process.pid is not None
         os.kill(process.pid, signal.SIGKILL)  # the kernel drops a dead holder's flock
         process.join()
-    assert list(recorder.insert_events([StoredEvent(oid, 4, "parent", b"")]) or []) == [4]
+    assert [1] == list(recorder.insert_events([StoredEvent(uuid4(), 1, "parent", b"")]) or [])
 
 
 def test_reader_process_tails_a_writer_process(open_store: OpenStore, tmp_path: Path) -> None:

@@ -1,0 +1,97 @@
+"""The fields of an event's state that the file store indexes for queries.
+
+A stored event's state is JSON written by eventsourcing's JSON transcoder or vmcore's orjson
+transcoder. Two kinds of field are indexed when present: eventsourcing's ``timestamp`` (every
+domain event has one) and, in a ``meta`` object, ``correlation_id``, ``actor``, ``source``
+and ``target`` (vmcore's command metadata). Anything else, or state that is not JSON, simply
+has no indexed fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+
+__all__ = ["EventFields", "IndexedQuery", "extract", "utc_key"]
+
+
+def utc_key(moment: datetime) -> str:
+    """A timestamp as a string that sorts in time order (UTC, microseconds always)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+
+
+@dataclass(frozen=True, slots=True)
+class EventFields:
+    ts: str | None = None
+    correlation: str | None = None
+    actor: str | None = None
+    source: str | None = None
+    target: str | None = None
+
+
+_NONE = EventFields()
+
+
+def extract(state: bytes) -> EventFields:
+    if not state.startswith(b"{"):
+        return _NONE
+    try:
+        data = orjson.loads(state)
+    except orjson.JSONDecodeError:
+        return _NONE
+    ts = data.get("timestamp")
+    if isinstance(ts, dict):
+        ts = ts.get("_data_")
+    key = None
+    if isinstance(ts, str):
+        try:
+            key = utc_key(datetime.fromisoformat(ts))
+        except ValueError:
+            key = None
+    meta = data.get("meta")
+    if not isinstance(meta, dict):
+        return EventFields(key)
+
+    def text(name: str) -> str | None:
+        value = meta.get(name)
+        return value if isinstance(value, str) else None
+
+    return EventFields(key, text("correlation_id"), text("actor"), text("source"), text("target"))
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedQuery:
+    """What the store can select by index; every given criterion must hold.
+
+    ``trn_prefix`` matches actor, source or target starting with it (callers pass the
+    literal part of a TRN pattern and check the pattern themselves).
+    """
+
+    topics: tuple[str, ...] = ()
+    originator_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    correlation_id: str | None = None
+    trn_prefix: str | None = None
+
+    def matches(self, topic: str, originator_key: str, fields: EventFields) -> bool:
+        if self.topics and topic not in self.topics:
+            return False
+        if self.originator_id is not None and originator_key != self.originator_id:
+            return False
+        if self.since is not None and (fields.ts is None or fields.ts < utc_key(self.since)):
+            return False
+        if self.until is not None and (fields.ts is None or fields.ts > utc_key(self.until)):
+            return False
+        if self.correlation_id is not None and fields.correlation != self.correlation_id:
+            return False
+        if self.trn_prefix is not None:
+            return any(
+                value is not None and value.startswith(self.trn_prefix)
+                for value in (fields.actor, fields.source, fields.target)
+            )
+        return True
