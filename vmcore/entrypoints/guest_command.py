@@ -41,6 +41,12 @@ def add_run_command(commands: Any) -> None:
                      help="never translate blocks (interpreter tier only)")
     run.add_argument("--snapshot-on-pause", action="store_true",
                      help="take a machine snapshot (pause-1, pause-2 ...) at every pause")
+    run.add_argument("--gdb", metavar="HOST:PORT",
+                     help="start halted at the ELF entry and wait for gdb (remote protocol,"
+                     " with reverse execution) on HOST:PORT")
+    run.add_argument("--gdb-snapshot-interval", type=int, default=10_000, metavar="N",
+                     help="with --gdb: snapshot every N instructions for reverse execution"
+                     " (a reverse step re-executes at most N; default 10000)")
 
 
 def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
@@ -73,6 +79,12 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
     bus.subscribe("vm.*", announce, name="vmcore-run:announce")
     for topic, handler in runner.machine.bus_handlers().items():
         bus.subscribe(topic, handler, name=f"vmcore-run:mmu:{topic}")
+    if args.gdb:
+        summary = _debug(runner, args, startup_ms)
+        sys.stdout.flush()
+        sys.stderr.write(f"vmcore: VM {name} ({runner.vm_id}): {summary.detail};"
+                         f" {summary.instructions} instructions\n")
+        return int(summary.exit_code or 0) if summary.outcome is Outcome.EXITED else 1
     previous = _install_signals(runner, snapshot_on_pause=args.snapshot_on_pause)
     try:
         summary = runner.run(args.max_instructions, startup_time_ms=startup_ms,
@@ -86,6 +98,29 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
     if summary.outcome is Outcome.EXITED:
         return int(summary.exit_code or 0)
     return 1
+
+
+def _debug(runner: GuestRunner, args: argparse.Namespace, startup_ms: int | None) -> Any:
+    from vmcore.entrypoints.gdb.server import parse_address, serve
+
+    if args.from_snapshot:
+        raise VmcoreError("--gdb boots a GUEST file; it cannot resume --from-snapshot")
+    if args.gdb_snapshot_interval < 1:
+        raise VmcoreError("--gdb-snapshot-interval must be at least 1")
+    try:
+        host, port = parse_address(args.gdb)
+    except ValueError as error:
+        raise VmcoreError(str(error)) from None
+
+    def announce(line: str) -> None:
+        sys.stderr.write(f"vmcore: {line}\n")
+        sys.stderr.flush()
+
+    try:
+        return serve(runner, host, port, interval=args.gdb_snapshot_interval,
+                     announce=announce, startup_time_ms=startup_ms)
+    except OSError as error:
+        raise VmcoreError(f"cannot serve gdb on {args.gdb}: {error.strerror or error}") from None
 
 
 def _label(path: str) -> str:

@@ -28,7 +28,7 @@ from vmcore_domain_services.riscv.devices import (
     Uart,
 )
 from vmcore_domain_services.riscv.elf import ElfImage, load_elf
-from vmcore_domain_services.riscv.errors import GuestTrap, Resync
+from vmcore_domain_services.riscv.errors import GuestTrap, Resync, WatchHit
 from vmcore_domain_services.riscv.hart import Hart, enter_trap, pending_interrupt
 from vmcore_domain_services.riscv.interpreter import Interpreter, SystemHooks
 from vmcore_domain_services.riscv.passes import DEFAULT_PASSES, Pass
@@ -44,6 +44,10 @@ __all__ = ["RAM_BASE", "Machine", "TieringPolicy"]
 RAM_BASE = 0x8000_0000
 _SLICE = 1 << 16
 _MTIE = 1 << 7
+
+
+class _DebugStop(Exception):
+    """A breakpoint or watchpoint stops the run (raised by the interpreter path only)."""
 
 
 def _never(x: list[int], budget: int) -> tuple[int, int]:
@@ -104,6 +108,14 @@ class Machine(SystemHooks):
         self._pause_requested = False
         self._last_capture: MachineState | None = None
         self._interpret_next = False
+        self.breakpoints: set[int] = set()
+        """Virtual pcs a run stops before (debugger breakpoints); see :meth:`add_breakpoint`."""
+        self.debug_skip: tuple[int, int] | None = None
+        """(pc, instret): the breakpoint at pc is not reported at exactly that instret (the
+        debugger resumes from it)."""
+        self.debug_hit: tuple[str, int] | None = None
+        """Why the last run stopped with StopReason.DEBUG: ("break", pc) or a watch kind and
+        the data address."""
         self.hart.csr.on_translation_change = self._translation_changed
         self.hart.on_privilege_change = self.port.flush
         self.port.on_code_write = self._code_written
@@ -190,6 +202,8 @@ class Machine(SystemHooks):
                 self.port.translated = False
                 hart.instret += resync.retired
                 hart.pc = resync.next_pc
+            except _DebugStop:
+                return self._result(StopReason.DEBUG, start)
 
     def _run_slice(self, budget: int) -> None:
         """Run blocks until ``budget`` is used up or the interpreter ran a block.
@@ -200,7 +214,7 @@ class Machine(SystemHooks):
         hart, port = self.hart, self.port
         if self._interpret_next:
             self._interpret_next = False
-            self.interpreter.run_block(budget)
+            self._interpret(budget)
             return
         x = hart.x
         asid = port.asid()
@@ -227,9 +241,74 @@ class Machine(SystemHooks):
             hart.pc = pc
             hart.instret = instret
         if budget > 0:
+            self._interpret(budget)
+
+    def _interpret(self, budget: int) -> None:
+        """Interpret one block; with breakpoints or watchpoints set, one instruction at a time,
+        stopping before a breakpoint's pc and right after a watched access."""
+        port = self.port
+        if not self.breakpoints and not port.watches:
             self.interpreter.run_block(budget)
+            return
+        hart, breakpoints = self.hart, self.breakpoints
+        for _ in range(budget):
+            pc = hart.pc
+            resuming = self.debug_skip == (pc, hart.instret)
+            if pc in breakpoints and not resuming:
+                self.debug_hit = ("break", pc)
+                raise _DebugStop()
+            port.watch_armed = not resuming
+            try:
+                self.interpreter.run_block(1)
+            except WatchHit as hit:
+                self.debug_hit = (hit.kind, hit.address)
+                raise _DebugStop() from None
+            finally:
+                port.watch_armed = True
+            if hart.pc - pc not in (2, 4):
+                return  # a control transfer ends the block
+
+    # -- debugger breakpoints and watchpoints --------------------------------------------
+    def add_breakpoint(self, pc: int) -> None:
+        """Stop runs before the instruction at virtual ``pc``. Only the translated blocks
+        holding that pc are dropped; retranslated blocks end before it, so the breakpoint's
+        pc always starts a block and only that block runs in the interpreter."""
+        self.breakpoints.add(pc)
+        try:
+            pa = self.port.fetch_page(pc) | (pc & 4095)
+        except GuestTrap:
+            return  # not mapped now; blocks are cut at the pc whenever it is translated
+        self.cache.invalidate_range(pa, pa + 2)
+
+    def remove_breakpoint(self, pc: int) -> None:
+        self.breakpoints.discard(pc)
+
+    def set_watchpoints(self, watches: list[tuple[str, int, int]]) -> None:
+        """Watch virtual ranges ``(kind, start, end)``: kind "watch" (writes), "rwatch"
+        (reads) or "awatch" (both). A run stops with StopReason.DEBUG at the
+        accessing instruction (which has not run yet); only accesses to the watched pages
+        leave the fast path."""
+        self.port.set_watches(watches)
+
+    def _block_limit(self, pc: int) -> int:
+        """How many instructions a block at ``pc`` may hold: it must end before any
+        breakpoint that follows pc in straight-line code."""
+        limit = self.tiering.max_block_insns
+        if not self.breakpoints:
+            return limit
+        va = pc
+        for count in range(limit):
+            if count and va in self.breakpoints:
+                return count
+            try:
+                va += 4 if self.port.fetch(va) & 3 == 3 else 2
+            except GuestTrap:
+                break
+        return limit
 
     def _maybe_translate(self, pc: int, asid: int, priv: int) -> CachedBlock | None:
+        if pc in self.breakpoints:
+            return None
         key = (pc, asid, priv)
         heat = self._heat.get(key, 0) + 1
         self._heat[key] = heat
@@ -242,7 +321,7 @@ class Machine(SystemHooks):
         def page_of(va: int) -> int:
             return port.fetch_page(va) >> 12
 
-        src = SourceBlock(pc, port.fetch, page_of, priv, self.tiering.max_block_insns)
+        src = SourceBlock(pc, port.fetch, page_of, priv, self._block_limit(pc))
         translated = translate_block(src, "riscv64", self.backend)
         if translated is None:
             self.cache.insert(asid, priv, pc, None)

@@ -18,6 +18,8 @@ class StopReason(Enum):
     """:meth:`Machine.request_pause` was honoured at a block boundary."""
     LIMIT = "limit"
     """``max_instructions`` retired."""
+    DEBUG = "debug"
+    """A debugger breakpoint or watchpoint was hit; :attr:`Machine.debug_hit` says which."""
 
 
 @frozen

@@ -32,7 +32,7 @@ from vmcore_domain_services.mmu import (
 )
 
 from .csr import Mstatus, Priv
-from .errors import Cause, DeviceAccess, GuestTrap, Resync
+from .errors import Cause, DeviceAccess, GuestTrap, Resync, WatchHit
 from .hart import Hart
 
 __all__ = ["MemoryPort"]
@@ -61,6 +61,12 @@ class MemoryPort:
         """Called with (physical address, size) for a store to a code page; returns True if
         translated code was overwritten (the store then ends the running block)."""
         self.walks = 0
+        self.watches: list[tuple[str, int, int]] = []
+        """Debugger watchpoints: (kind "watch"/"rwatch"/"awatch", start, end) virtual ranges."""
+        self.watch_armed = True
+        """False while the debugger resumes from a watch stop (that access is let through)."""
+        self._unwatched_read: set[int] = set()
+        self._unwatched_write: set[int] = set()
         self.translated = False
         """True while a translated block runs: device accesses then raise DeviceAccess."""
         self._data_bare = True
@@ -115,6 +121,29 @@ class MemoryPort:
         for vpn in [vpn for vpn, b in self.wtlb.items() if b == base]:
             del self.wtlb[vpn]
 
+    # -- debugger watchpoints ----------------------------------------------------------------
+    def set_watches(self, watches: list[tuple[str, int, int]]) -> None:
+        """Watch these virtual ranges: their pages never enter the micro-TLBs, so every access
+        takes the slow path, where a translated block hands the access to the interpreter
+        (DeviceAccess) and the interpreter raises :class:`~.errors.WatchHit` before the
+        access, leaving the instruction unexecuted (as RISC-V triggers do: gdb then steps
+        over it with the watchpoint removed and compares the values)."""
+        self.watches = list(watches)
+        self._unwatched_read = {p for k, lo, hi in watches if k != "watch"
+                                for p in range(lo >> 12, ((hi - 1) >> 12) + 1)}
+        self._unwatched_write = {p for k, lo, hi in watches if k != "rwatch"
+                                 for p in range(lo >> 12, ((hi - 1) >> 12) + 1)}
+        self.flush()
+
+    def _check_watch(self, va: int, size: int, write: bool) -> None:
+        for kind, lo, hi in self.watches:
+            if va < hi and lo < va + size and (kind == "awatch" or (kind == "watch") == write):
+                if self.translated:
+                    raise DeviceAccess()
+                if self.watch_armed:
+                    raise WatchHit(kind, max(va, lo))
+                return
+
     # -- translation -----------------------------------------------------------------------
     def translate(self, va: int, access: Access) -> int:
         """The physical address of ``va`` for ``access``; raises a page-fault GuestTrap."""
@@ -156,12 +185,14 @@ class MemoryPort:
         pa = self.translate(va, Access.LOAD)
         if self.translated and not self.memory.in_ram(pa, size):
             raise DeviceAccess()
+        if self.watches:
+            self._check_watch(va, size, False)
         try:
             value: int = self.memory.read(pa, size)
         except MemoryAccessError:
             raise GuestTrap(Cause.LOAD_ACCESS, va) from None
         base = pa & ~4095
-        if self.memory.in_ram(base, 4096):
+        if self.memory.in_ram(base, 4096) and (va >> 12) not in self._unwatched_read:
             self.rtlb[va >> 12] = base
         return value
 
@@ -173,6 +204,8 @@ class MemoryPort:
         pa = self.translate(va, Access.STORE)
         if self.translated and not self.memory.in_ram(pa, size):
             raise DeviceAccess()
+        if self.watches:
+            self._check_watch(va, size, True)
         try:
             self.memory.write(pa, size, value)
         except MemoryAccessError:
@@ -182,7 +215,7 @@ class MemoryPort:
             if self.on_code_write(pa, size):
                 raise Resync()
             return
-        if self.memory.in_ram(base, 4096):
+        if self.memory.in_ram(base, 4096) and (va >> 12) not in self._unwatched_write:
             self.wtlb[va >> 12] = base
 
     def probe_store(self, va: int) -> None:
