@@ -74,3 +74,12 @@ def gdb(port: int, commands: Sequence[str], guest: Path = COUNTER) -> str:
 def register(output: str, name: str) -> list[int]:
     """Every value gdb printed for register ``name`` (``info registers`` lines)."""
     return [int(v, 16) for v in re.findall(rf"^{name}\s+(0x[0-9a-f]+)", output, re.M)]
+
+
+def symbol(name: str, guest: Path = COUNTER) -> int:
+    """The address of ``name`` in the guest's symbol table."""
+    from elftools.elf.elffile import ELFFile
+
+    with guest.open("rb") as handle:
+        table = ELFFile(handle).get_section_by_name(".symtab")
+        return int(table.get_symbol_by_name(name)[0]["st_value"])

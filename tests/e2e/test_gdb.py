@@ -9,10 +9,10 @@ import subprocess
 from pathlib import Path
 
 from tests.e2e.cli_runner import vmcore
-from tests.e2e.gdb_session import TIMEOUT, gdb, gdb_command, register, vmcore_gdb
+from tests.e2e.gdb_session import TIMEOUT, gdb, gdb_command, register, symbol, vmcore_gdb
 
-BUMP = 0x800000B0
-STORE = 0x800000BC
+BUMP = symbol("bump")
+STORE = BUMP + 12
 """bump(): ``sd a4,0(a5)`` writes ``counter`` (gdb steps over it after the stop)."""
 
 
@@ -34,7 +34,7 @@ def test_break_on_a_c_function_inspect_set_a_global_finish_and_run_to_exit(
     assert [1] == register(out, "a0")
     # gdb lists x1..x31 and pc (not x0)
     assert 32 == len(re.findall(r"^(ra|sp|gp|tp|t\d|fp|s\d+|a\d|pc)\s+0x", out, re.M))
-    assert "=> 0x800000b0 <bump>:\tauipc\ta5,0x0" in out
+    assert f"=> {BUMP:#x} <bump>:\tauipc\ta5,0x0" in out
     assert 8 == len(re.findall(r"^(=>|  ) 0x[0-9a-f]+ <(bump|main)\+?\d*>:", out, re.M))
     assert "$1 = 0" in out and "$2 = 100" in out
     assert "in main () at counter.c:15" in out  # finish returned to the caller
