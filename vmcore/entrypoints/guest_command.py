@@ -73,7 +73,10 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
     def announce(event: Any) -> None:
         if event.originator_id == runner.vm_id and event.bus_topic in _ANNOUNCED:
             detail = f" {event.snapshot_id}" if event.bus_topic == "vm.snapshot_created" else ""
-            sys.stderr.write(f"vmcore: VM {name} {_ANNOUNCED[event.bus_topic]}{detail}\n")
+            text = _ANNOUNCED[event.bus_topic]
+            if args.gdb and event.bus_topic == "vm.started":
+                text = "running under the debugger"
+            sys.stderr.write(f"vmcore: VM {name} {text}{detail}\n")
             sys.stderr.flush()
 
     bus.subscribe("vm.*", announce, name="vmcore-run:announce")

@@ -302,8 +302,12 @@ class DebugTarget:
             result = machine.run(end - machine.instret)
             self.replays += machine.instret - before
             if result.reason is StopReason.DEBUG and machine.debug_hit is not None:
-                if machine.instret < now:
-                    hits.append((machine.instret, machine.debug_hit))
+                # going backwards, a watched access is met right after it happened: gdb
+                # then steps back over it (RISC-V watchpoints are "non-steppable") and
+                # stops at the accessing instruction with the old value in place
+                at = machine.instret + (machine.debug_hit[0] != "break")
+                if at < now:
+                    hits.append((at, machine.debug_hit))
                 machine.debug_skip = (machine.hart.pc, machine.instret)
             elif result.reason is not StopReason.LIMIT:
                 break
