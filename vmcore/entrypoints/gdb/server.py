@@ -74,11 +74,14 @@ class _Connection:
             return
         for event in self.reader.feed(data):
             if isinstance(event, Packet):
-                if not self.stub.no_ack:
-                    self._write(b"+")
+                ack = b"" if self.stub.no_ack else b"+"
                 reply = self.stub.handle(event.data)
-                if reply is not None:
-                    self.send(reply)
+                if reply is None:
+                    if ack:
+                        self._write(ack)
+                else:
+                    self.last_sent = encode_packet(reply)
+                    self._write(ack + self.last_sent)  # one segment: no Nagle delay
             elif isinstance(event, BadPacket):
                 if not self.stub.no_ack:
                     self._write(b"-")
@@ -102,6 +105,7 @@ def serve(runner: GuestRunner, host: str, port: int, *, interval: int = 10_000,
     with socket.create_server((host, port)) as server:
         announce(f"waiting for gdb on {host}:{server.getsockname()[1]}")
         conn, _ = server.accept()
+    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     runner.begin(startup_time_ms)
     connection = _Connection(conn, stub)
     with conn:
