@@ -89,3 +89,13 @@ def test_ctrl_c_interrupts_a_running_guest(tmp_path: Path) -> None:
     assert "$1 = 1" in out
     assert "[Inferior 1 (Remote target) exited with code 067]" in out
     assert 55 == code
+
+
+def test_detach_lets_the_guest_run_on_to_its_end(tmp_path: Path) -> None:
+    with vmcore_gdb(tmp_path) as server:
+        out = gdb(server.port, ["break bump", "continue", "detach"])
+        code = server.finish()
+    assert "[Inferior 1 (Remote target) detached]" in out, out
+    assert 55 == code
+    assert "counter 55 total 220\n" == server.stdout
+    assert ["vm.created", "vm.started", "vm.stopped"] == history(tmp_path)

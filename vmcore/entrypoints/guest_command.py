@@ -121,7 +121,10 @@ def _debug(runner: GuestRunner, args: argparse.Namespace, startup_ms: int | None
 
     try:
         return serve(runner, host, port, interval=args.gdb_snapshot_interval,
-                     announce=announce, startup_time_ms=startup_ms)
+                     announce=announce, startup_time_ms=startup_ms,
+                     max_instructions=args.max_instructions)
+    except KeyboardInterrupt:
+        raise VmcoreError("interrupted while serving gdb") from None
     except OSError as error:
         raise VmcoreError(f"cannot serve gdb on {args.gdb}: {error.strerror or error}") from None
 

@@ -70,6 +70,15 @@ def test_software_single_step_as_gdb_does_it() -> None:
     assert (0x80000004).to_bytes(8, "little").hex().encode() == s.handle(b"p20")
 
 
+def test_hardware_breakpoints_report_hwbreak() -> None:
+    s = stub()
+    assert b"OK" == s.handle(b"Z1,80000008,4")
+    assert s.handle(b"c") is None
+    assert b"T05thread:01;hwbreak:;" == s.advance(100)
+    assert b"OK" == s.handle(b"z1,80000008,4")
+    assert b"" == s.handle(b"Z9,80000008,4")  # an unknown kind: unsupported
+
+
 def test_ctrl_c_stops_a_running_guest_and_reverse_continue_finds_the_start() -> None:
     s = stub()
     assert s.handle(b"c") is None

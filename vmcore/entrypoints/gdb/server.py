@@ -96,8 +96,10 @@ class _Connection:
 
 def serve(runner: GuestRunner, host: str, port: int, *, interval: int = 10_000,
           announce: Callable[[str], None] = lambda line: None,
-          startup_time_ms: int | None = None) -> RunSummary:
-    """Serve one debugger on ``host:port`` for ``runner``'s guest; returns how it ended."""
+          startup_time_ms: int | None = None,
+          max_instructions: int | None = None) -> RunSummary:
+    """Serve one debugger on ``host:port`` for ``runner``'s guest; returns how it ended.
+    ``max_instructions`` bounds the run after a detach (or a vanished debugger)."""
     machine = runner.machine
     start = machine.instret
     target = DebugTarget(machine, interval)
@@ -136,5 +138,5 @@ def serve(runner: GuestRunner, host: str, port: int, *, interval: int = 10_000,
     target.clear_debug_state()
     target.machine.uart.console = target.console
     sys.stdout.flush()
-    result = machine.run()
+    result = machine.run(max_instructions)
     return runner.end(result, machine.instret - start)
