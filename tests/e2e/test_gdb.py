@@ -99,3 +99,12 @@ def test_detach_lets_the_guest_run_on_to_its_end(tmp_path: Path) -> None:
     assert 55 == code
     assert "counter 55 total 220\n" == server.stdout
     assert ["vm.created", "vm.started", "vm.stopped"] == history(tmp_path)
+
+
+def test_stepi_over_a_watched_store_reports_the_watchpoint(tmp_path: Path) -> None:
+    with vmcore_gdb(tmp_path) as server:
+        out = gdb(server.port, [f"break *{STORE:#x}", "continue", "watch counter", "stepi",
+                                "info registers pc", "kill"])
+        server.finish()
+    assert "Old value = 0\nNew value = 1" in out, out
+    assert [STORE + 2] == register(out, "pc")

@@ -171,15 +171,12 @@ class DebugTarget:
         return None
 
     def step(self) -> Stop:
-        """Execute one instruction (a breakpoint at the current pc does not stop it)."""
+        """Execute one instruction (a breakpoint at the current pc does not stop it; a
+        watched access does, before it happens)."""
         self.resume()
         machine = self.machine
-        start = machine.instret
         result = machine.run(1)
         self._reached()
-        if result.reason is StopReason.DEBUG and machine.instret == start:
-            result = machine.run(1)  # pragma: no cover - a breakpoint at pc is skipped
-            self._reached()
         if result.reason is StopReason.LIMIT:
             return Stop()
         return self._stop(result)
@@ -250,14 +247,14 @@ class DebugTarget:
         state = self._checkpoints[max(index, 0)]
         machine.restore(state)
         hits: list[tuple[int, tuple[str, int]]] = []
-        machine.debug_skip = None
+        machine.debug_skip = machine.watch_skip = None
         while machine.instret < instret:
             before = machine.instret
             result = machine.run(instret - machine.instret)
             self.replays += machine.instret - before
             if result.reason is StopReason.DEBUG and machine.debug_hit is not None:
                 hits.append((machine.instret, machine.debug_hit))
-                machine.debug_skip = (machine.hart.pc, machine.instret)
+                machine.debug_skip = machine.watch_skip = (machine.hart.pc, machine.instret)
             elif result.reason is not StopReason.LIMIT:
                 break
         return hits
@@ -296,7 +293,7 @@ class DebugTarget:
         hits: list[tuple[int, tuple[str, int]]] = []
         if machine.hart.pc in machine.breakpoints and machine.instret < now:
             hits.append((machine.instret, ("break", machine.hart.pc)))
-        machine.debug_skip = (machine.hart.pc, machine.instret)
+        machine.debug_skip = machine.watch_skip = (machine.hart.pc, machine.instret)
         while machine.instret < end:
             before = machine.instret
             result = machine.run(end - machine.instret)
@@ -308,7 +305,7 @@ class DebugTarget:
                 at = machine.instret + (machine.debug_hit[0] != "break")
                 if at < now:
                     hits.append((at, machine.debug_hit))
-                machine.debug_skip = (machine.hart.pc, machine.instret)
+                machine.debug_skip = machine.watch_skip = (machine.hart.pc, machine.instret)
             elif result.reason is not StopReason.LIMIT:
                 break
         return hits

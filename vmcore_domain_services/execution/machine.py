@@ -113,6 +113,9 @@ class Machine(SystemHooks):
         self.debug_skip: tuple[int, int] | None = None
         """(pc, instret): the breakpoint at pc is not reported at exactly that instret (the
         debugger resumes from it)."""
+        self.watch_skip: tuple[int, int] | None = None
+        """(pc, instret): that instruction's watched access is let through (gdb itself steps
+        over a watch stop with its watchpoints removed, so only re-execution uses this)."""
         self.debug_hit: tuple[str, int] | None = None
         """Why the last run stopped with StopReason.DEBUG: ("break", pc) or a watch kind and
         the data address."""
@@ -253,11 +256,11 @@ class Machine(SystemHooks):
         hart, breakpoints = self.hart, self.breakpoints
         for _ in range(budget):
             pc = hart.pc
-            resuming = self.debug_skip == (pc, hart.instret)
-            if pc in breakpoints and not resuming:
+            here = (pc, hart.instret)
+            if pc in breakpoints and self.debug_skip != here:
                 self.debug_hit = ("break", pc)
                 raise _DebugStop()
-            port.watch_armed = not resuming
+            port.watch_armed = self.watch_skip != here
             try:
                 self.interpreter.run_block(1)
             except WatchHit as hit:
