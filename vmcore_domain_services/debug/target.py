@@ -245,7 +245,7 @@ class DebugTarget:
         machine = self.machine
         index = bisect.bisect_right([s.instret for s in self._checkpoints], instret) - 1
         state = self._checkpoints[max(index, 0)]
-        machine.restore(state)
+        machine.restore(state, keep_code=True)
         hits: list[tuple[int, tuple[str, int]]] = []
         machine.debug_skip = machine.watch_skip = None
         while machine.instret < instret:

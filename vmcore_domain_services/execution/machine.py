@@ -406,11 +406,27 @@ class Machine(SystemHooks):
         self._last_capture = state
         return state
 
-    def restore(self, state: MachineState) -> None:
-        """Make this machine's state exactly ``state`` (memory sizes must match)."""
+    def restore(self, state: MachineState, keep_code: bool = False) -> None:
+        """Make this machine's state exactly ``state`` (memory sizes must match).
+
+        ``keep_code`` keeps the translated blocks whose code bytes the restore leaves as
+        they were, when no address translation is involved before or after (satp bare);
+        otherwise, and for changed pages, translated code is dropped.
+        """
+        satp = state.csrs.get(f"{Csr.SATP:#05x}", 0)
+        bare = keep_code and self.hart.csr.satp >> 60 == 0 and satp >> 60 == 0
+        code = {page: self.memory.read_bytes(page << 12, 4096)
+                for page in self.cache.by_page} if bare else {}
         restore(self, state)
-        self.cache.flush()
-        self.port.code_pages.clear()
+        if bare:
+            for page, data in code.items():
+                if self.memory.read_bytes(page << 12, 4096) != data:
+                    self.cache.invalidate_page(page)
+            self.port.code_pages.clear()
+            self.port.code_pages.update(self.cache.by_page)
+        else:
+            self.cache.flush()
+            self.port.code_pages.clear()
         self._heat.clear()
         self.port.mmu.flush_tlb("restore")
         self.port.flush()

@@ -120,3 +120,26 @@ def test_any_packet_gets_a_reply_never_an_exception(packet: bytes) -> None:
         assert s.interrupt() is not None
     else:
         assert isinstance(reply, bytes)
+
+
+def test_restoring_with_keep_code_keeps_only_blocks_whose_bytes_are_unchanged() -> None:
+    machine = Machine(1 << 20, console=lambda data: None,
+                      tiering=TieringPolicy(hot_threshold=1))
+    machine.memory.write_bytes(CODE, assemble(PROGRAM))
+    machine.hart.pc = CODE
+    start = machine.capture_state()
+    machine.run(50)
+    assert 0 < len(machine.cache)
+    kept = len(machine.cache)
+    machine.restore(start, keep_code=True)
+    assert kept == len(machine.cache)  # nothing changed: the translated code stays
+    machine.run(50)
+    assert 5 == machine.hart.x[10]
+    target = DebugTarget(machine)
+    target.write_memory(CODE, assemble([0x00700513]))  # addi a0, zero, 7
+    machine.hart.pc = CODE
+    machine.run(50)
+    assert 7 == machine.hart.x[10]
+    machine.restore(start, keep_code=True)  # the old bytes again: their block must go
+    machine.run(50)
+    assert 5 == machine.hart.x[10]
