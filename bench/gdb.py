@@ -4,9 +4,8 @@ Run: ``python -m bench.gdb`` (a minute or two) or ``python -m bench.gdb --quick`
 
 * ``stepi``: round trips per second of gdb's ``stepi`` (on RISC-V a software single-step:
   ``Z0`` at the next pc, ``vCont;c``, the stop, ``g``, ``z0`` ...) on ``sieve.elf``, QEMU
-  (``-M virt -bios none -S``) and ``vmcore run --gdb`` side by side. Each figure is
-  ``n / (t(n steps) - t(0 steps))`` of a gdb batch run, so gdb's own start-up and connection
-  cancel out. Goal (issue 15): vmcore >= 0.5x QEMU.
+  (``-M virt -bios none -S``) and ``vmcore run --gdb`` side by side, timed inside gdb (its
+  Python) around the steps only. Goal (issue 15): vmcore >= 0.5x QEMU.
 * ``continue``: a guest loop of 10 million instructions (1 million with --quick) run to a
   breakpoint just after it through the stub's own code path (``Z0``, ``c``, then the
   server's slices with periodic snapshots for reverse execution), against ``Machine.run``
@@ -20,6 +19,7 @@ Run: ``python -m bench.gdb`` (a minute or two) or ``python -m bench.gdb --quick`
 from __future__ import annotations
 
 import argparse
+import gc
 import re
 import statistics
 import subprocess
@@ -99,28 +99,26 @@ def _start_vmcore(elf: Path) -> tuple[subprocess.Popen[bytes], int]:
     return process, int(match[1])
 
 
-def _gdb_seconds(server: str, elf: Path, commands: list[str]) -> float:
-    """Wall time of one gdb batch run of ``commands`` against a fresh server."""
+def round_trips(server: str, elf: Path, prologue: list[str], command: str, n: int) -> float:
+    """``command`` round trips per second through gdb, timed inside gdb (its Python) around
+    the ``n`` commands only, against a fresh server."""
     process, port = (_start_qemu if server == "qemu" else _start_vmcore)(elf)
     try:
         args = ["gdb-multiarch", "-nx", "-batch", "-ex", "set pagination off",
                 "-ex", "set confirm off", "-ex", f"target remote 127.0.0.1:{port}"]
-        for command in [*commands, "kill"]:
-            args += ["-ex", command]
-        start = perf()
-        subprocess.run([*args, str(elf)], stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=TIMEOUT, check=True)
-        return perf() - start
+        timed = ["python import time; bench_t0 = time.perf_counter()", *[command] * n,
+                 "python print('ELAPSED', time.perf_counter() - bench_t0)"]
+        for line in [*prologue, *timed, "kill"]:
+            args += ["-ex", line]
+        out = subprocess.run([*args, str(elf)], capture_output=True, text=True,
+                             timeout=TIMEOUT, check=True).stdout
+        match = re.search(r"^ELAPSED ([0-9.e-]+)$", out, re.M)
+        if match is None:
+            raise RuntimeError(f"gdb printed no timing:\n{out[-2000:]}")
+        return n / float(match[1])
     finally:
         process.kill()
         process.wait()
-
-
-def round_trips(server: str, elf: Path, prologue: list[str], command: str, n: int) -> float:
-    """``command`` round trips per second through gdb (start-up subtracted)."""
-    base = _gdb_seconds(server, elf, prologue)
-    full = _gdb_seconds(server, elf, [*prologue, *[command] * n])
-    return n / max(full - base, 1e-9)
 
 
 # -- in-process figures ----------------------------------------------------------------------
@@ -135,6 +133,7 @@ def _loop_machine(iterations: int) -> Machine:
 
 
 def continue_plain(iterations: int) -> float:
+    gc.collect()
     machine = _loop_machine(iterations)
     start = perf()
     result = machine.run(4 * iterations)
@@ -146,6 +145,7 @@ def continue_plain(iterations: int) -> float:
 def continue_debugged(iterations: int) -> float:
     from vmcore.entrypoints.gdb.server import SLICE
 
+    gc.collect()
     machine = _loop_machine(iterations)
     stub = GdbStub(DebugTarget(machine))
     start = perf()
@@ -162,6 +162,7 @@ def continue_debugged(iterations: int) -> float:
 
 def reverse_step_ms(steps: int) -> tuple[float, int]:
     """Median ms of one reverse step after the sieve ran to its end; snapshots taken."""
+    gc.collect()  # earlier figures leave garbage (machines with snapshot chains) behind
     machine = Machine.from_elf(_elf("sieve"), console=lambda data: None)
     target = DebugTarget(machine)
     while target.advance(200_000) is None:

@@ -116,6 +116,10 @@ class Machine(SystemHooks):
         self.watch_skip: tuple[int, int] | None = None
         """(pc, instret): that instruction's watched access is let through (gdb itself steps
         over a watch stop with its watchpoints removed, so only re-execution uses this)."""
+        self._stashed: dict[int, tuple[int, list[tuple[int, int, CachedBlock, bytes]]]] = {}
+        """Blocks a breakpoint displaced, by its pc: (code epoch, [(asid, priv, block, its
+        code bytes)]), put back when the breakpoint goes if nothing changed meanwhile."""
+        self._code_epoch = 0
         self.debug_hit: tuple[str, int] | None = None
         """Why the last run stopped with StopReason.DEBUG: ("break", pc) or a watch kind and
         the data address."""
@@ -276,15 +280,45 @@ class Machine(SystemHooks):
         """Stop runs before the instruction at virtual ``pc``. Only the translated blocks
         holding that pc are dropped; retranslated blocks end before it, so the breakpoint's
         pc always starts a block and only that block runs in the interpreter."""
+        if pc in self.breakpoints:
+            return
         self.breakpoints.add(pc)
         try:
             pa = self.port.fetch_page(pc) | (pc & 4095)
         except GuestTrap:
             return  # not mapped now; blocks are cut at the pc whenever it is translated
+        displaced = []
+        for asid, priv, start in self.cache.by_page.get(pa >> 12, ()):
+            block = self.cache.tables.get((asid, priv), {}).get(start)
+            if block is not None and any(lo < pa + 2 and pa < hi for lo, hi in block.ranges):
+                displaced.append((asid, priv, block, self._code_bytes(block)))
         self.cache.invalidate_range(pa, pa + 2)
+        self._stashed[pc] = (self._code_epoch, displaced)
 
     def remove_breakpoint(self, pc: int) -> None:
+        """Forget a breakpoint. The blocks it displaced come back (gdb inserts and removes a
+        breakpoint around every software single-step) unless translated code was dropped
+        meanwhile, their bytes changed, or another breakpoint lies in them."""
         self.breakpoints.discard(pc)
+        epoch, displaced = self._stashed.pop(pc, (-1, []))
+        if epoch != self._code_epoch:
+            return
+        others = set()
+        for other in self.breakpoints:
+            try:
+                others.add(self.port.fetch_page(other) | (other & 4095))
+            except GuestTrap:
+                continue
+        for asid, priv, block, code in displaced:
+            if self._code_bytes(block) != code or any(
+                    lo <= pa < hi for pa in others for lo, hi in block.ranges):
+                continue
+            self.cache.insert(asid, priv, block.pc, block)
+            for page in block.pages:
+                self.port.add_code_page(page)
+
+    def _code_bytes(self, block: CachedBlock) -> bytes:
+        return b"".join(self.memory.read_bytes(lo, hi - lo) for lo, hi in block.ranges)
 
     def set_watchpoints(self, watches: list[tuple[str, int, int]]) -> None:
         """Watch virtual ranges ``(kind, start, end)``: kind "watch" (writes), "rwatch"
@@ -379,6 +413,7 @@ class Machine(SystemHooks):
         self._drop_code()
 
     def _drop_code(self) -> None:
+        self._code_epoch += 1
         self.cache.flush()
         self.port.code_pages.clear()
 
@@ -425,6 +460,7 @@ class Machine(SystemHooks):
             self.port.code_pages.clear()
             self.port.code_pages.update(self.cache.by_page)
         else:
+            self._code_epoch += 1
             self.cache.flush()
             self.port.code_pages.clear()
         self._heat.clear()
