@@ -28,13 +28,14 @@ from vmcore_domain_services.riscv.devices import (
     Uart,
 )
 from vmcore_domain_services.riscv.elf import ElfImage, load_elf
-from vmcore_domain_services.riscv.errors import GuestTrap, Resync, WatchHit
+from vmcore_domain_services.riscv.errors import GuestTrap, Resync
 from vmcore_domain_services.riscv.hart import Hart, enter_trap, pending_interrupt
 from vmcore_domain_services.riscv.interpreter import Interpreter, SystemHooks
 from vmcore_domain_services.riscv.passes import DEFAULT_PASSES, Pass
 from vmcore_domain_services.riscv.port import MemoryPort
 
 from .code_cache import CachedBlock, CodeCache
+from .debugging import DebugStop, DebugSupport
 from .results import RunResult, StopReason
 from .snapshot import MachineState, capture, restore
 from .translation import PythonBackend, SourceBlock, translate_block
@@ -44,10 +45,6 @@ __all__ = ["RAM_BASE", "Machine", "TieringPolicy"]
 RAM_BASE = 0x8000_0000
 _SLICE = 1 << 16
 _MTIE = 1 << 7
-
-
-class _DebugStop(Exception):
-    """A breakpoint or watchpoint stops the run (raised by the interpreter path only)."""
 
 
 def _never(x: list[int], budget: int) -> tuple[int, int]:
@@ -77,7 +74,7 @@ class TieringPolicy:
     passes: tuple[Pass, ...] = DEFAULT_PASSES
 
 
-class Machine(SystemHooks):
+class Machine(SystemHooks, DebugSupport):
     """One RV64IMAC hart with RAM at ``0x8000_0000``, a UART, a test finisher and a CLINT."""
 
     def __init__(
@@ -108,21 +105,7 @@ class Machine(SystemHooks):
         self._pause_requested = False
         self._last_capture: MachineState | None = None
         self._interpret_next = False
-        self.breakpoints: set[int] = set()
-        """Virtual pcs a run stops before (debugger breakpoints); see :meth:`add_breakpoint`."""
-        self.debug_skip: tuple[int, int] | None = None
-        """(pc, instret): the breakpoint at pc is not reported at exactly that instret (the
-        debugger resumes from it)."""
-        self.watch_skip: tuple[int, int] | None = None
-        """(pc, instret): that instruction's watched access is let through (gdb itself steps
-        over a watch stop with its watchpoints removed, so only re-execution uses this)."""
-        self._stashed: dict[int, tuple[int, list[tuple[int, int, CachedBlock, bytes]]]] = {}
-        """Blocks a breakpoint displaced, by its pc: (code epoch, [(asid, priv, block, its
-        code bytes)]), put back when the breakpoint goes if nothing changed meanwhile."""
-        self._code_epoch = 0
-        self.debug_hit: tuple[str, int] | None = None
-        """Why the last run stopped with StopReason.DEBUG: ("break", pc) or a watch kind and
-        the data address."""
+        self._init_debugging()
         self.hart.csr.on_translation_change = self._translation_changed
         self.hart.on_privilege_change = self.port.flush
         self.port.on_code_write = self._code_written
@@ -209,7 +192,7 @@ class Machine(SystemHooks):
                 self.port.translated = False
                 hart.instret += resync.retired
                 hart.pc = resync.next_pc
-            except _DebugStop:
+            except DebugStop:
                 return self._result(StopReason.DEBUG, start)
 
     def _run_slice(self, budget: int) -> None:
@@ -251,97 +234,11 @@ class Machine(SystemHooks):
             self._interpret(budget)
 
     def _interpret(self, budget: int) -> None:
-        """Interpret one block; with breakpoints or watchpoints set, one instruction at a time,
-        stopping before a breakpoint's pc and right after a watched access."""
-        port = self.port
-        if not self.breakpoints and not port.watches:
+        """Interpret one block (one instruction at a time while debugging)."""
+        if not self.breakpoints and not self.port.watches:
             self.interpreter.run_block(budget)
-            return
-        hart, breakpoints = self.hart, self.breakpoints
-        for _ in range(budget):
-            pc = hart.pc
-            here = (pc, hart.instret)
-            if pc in breakpoints and self.debug_skip != here:
-                self.debug_hit = ("break", pc)
-                raise _DebugStop()
-            port.watch_armed = self.watch_skip != here
-            try:
-                self.interpreter.run_block(1)
-            except WatchHit as hit:
-                self.debug_hit = (hit.kind, hit.address)
-                raise _DebugStop() from None
-            finally:
-                port.watch_armed = True
-            if hart.pc - pc not in (2, 4):
-                return  # a control transfer ends the block
-
-    # -- debugger breakpoints and watchpoints --------------------------------------------
-    def add_breakpoint(self, pc: int) -> None:
-        """Stop runs before the instruction at virtual ``pc``. Only the translated blocks
-        holding that pc are dropped; retranslated blocks end before it, so the breakpoint's
-        pc always starts a block and only that block runs in the interpreter."""
-        if pc in self.breakpoints:
-            return
-        self.breakpoints.add(pc)
-        try:
-            pa = self.port.fetch_page(pc) | (pc & 4095)
-        except GuestTrap:
-            return  # not mapped now; blocks are cut at the pc whenever it is translated
-        displaced = []
-        for asid, priv, start in self.cache.by_page.get(pa >> 12, ()):
-            block = self.cache.tables.get((asid, priv), {}).get(start)
-            if block is not None and any(lo < pa + 2 and pa < hi for lo, hi in block.ranges):
-                displaced.append((asid, priv, block, self._code_bytes(block)))
-        self.cache.invalidate_range(pa, pa + 2)
-        self._stashed[pc] = (self._code_epoch, displaced)
-
-    def remove_breakpoint(self, pc: int) -> None:
-        """Forget a breakpoint. The blocks it displaced come back (gdb inserts and removes a
-        breakpoint around every software single-step) unless translated code was dropped
-        meanwhile, their bytes changed, or another breakpoint lies in them."""
-        self.breakpoints.discard(pc)
-        epoch, displaced = self._stashed.pop(pc, (-1, []))
-        if epoch != self._code_epoch:
-            return
-        others = set()
-        for other in self.breakpoints:
-            try:
-                others.add(self.port.fetch_page(other) | (other & 4095))
-            except GuestTrap:
-                continue
-        for asid, priv, block, code in displaced:
-            if self._code_bytes(block) != code or any(
-                    lo <= pa < hi for pa in others for lo, hi in block.ranges):
-                continue
-            self.cache.insert(asid, priv, block.pc, block)
-            for page in block.pages:
-                self.port.add_code_page(page)
-
-    def _code_bytes(self, block: CachedBlock) -> bytes:
-        return b"".join(self.memory.read_bytes(lo, hi - lo) for lo, hi in block.ranges)
-
-    def set_watchpoints(self, watches: list[tuple[str, int, int]]) -> None:
-        """Watch virtual ranges ``(kind, start, end)``: kind "watch" (writes), "rwatch"
-        (reads) or "awatch" (both). A run stops with StopReason.DEBUG at the
-        accessing instruction (which has not run yet); only accesses to the watched pages
-        leave the fast path."""
-        self.port.set_watches(watches)
-
-    def _block_limit(self, pc: int) -> int:
-        """How many instructions a block at ``pc`` may hold: it must end before any
-        breakpoint that follows pc in straight-line code."""
-        limit = self.tiering.max_block_insns
-        if not self.breakpoints:
-            return limit
-        va = pc
-        for count in range(limit):
-            if count and va in self.breakpoints:
-                return count
-            try:
-                va += 4 if self.port.fetch(va) & 3 == 3 else 2
-            except GuestTrap:
-                break
-        return limit
+        else:
+            self._interpret_debugged(budget)
 
     def _maybe_translate(self, pc: int, asid: int, priv: int) -> CachedBlock | None:
         if pc in self.breakpoints:

@@ -143,3 +143,23 @@ def test_restoring_with_keep_code_keeps_only_blocks_whose_bytes_are_unchanged() 
     machine.restore(start, keep_code=True)  # the old bytes again: their block must go
     machine.run(50)
     assert 5 == machine.hart.x[10]
+
+
+def test_a_removed_breakpoint_puts_back_the_blocks_it_displaced_unless_code_changed() -> None:
+    machine = Machine(1 << 20, console=lambda data: None,
+                      tiering=TieringPolicy(hot_threshold=1))
+    machine.memory.write_bytes(CODE, assemble(PROGRAM))
+    machine.hart.pc = CODE
+    machine.run(50)
+    machine.hart.pc = CODE
+    machine.run(50)
+    block = machine.cache.lookup(CODE, 0, 3)
+    assert block is not None and block.retired >= 2
+    machine.add_breakpoint(CODE + 4)
+    assert machine.cache.lookup(CODE, 0, 3) is None
+    machine.remove_breakpoint(CODE + 4)
+    assert block is machine.cache.lookup(CODE, 0, 3)
+    machine.add_breakpoint(CODE + 4)
+    machine.memory.write_bytes(CODE, assemble([0x00700513]))  # the code changes meanwhile
+    machine.remove_breakpoint(CODE + 4)
+    assert machine.cache.lookup(CODE, 0, 3) is None
