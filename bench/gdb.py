@@ -95,7 +95,8 @@ def _start_vmcore(elf: Path) -> tuple[subprocess.Popen[bytes], int]:
     match = re.search(rb"waiting for gdb on 127\.0\.0\.1:(\d+)", process.stderr.readline())
     if match is None:
         process.kill()
-        raise RuntimeError("vmcore --gdb did not start")
+        process.wait()
+        raise RuntimeError(f"vmcore --gdb did not start: {process.stderr.read()!r}")
     return process, int(match[1])
 
 

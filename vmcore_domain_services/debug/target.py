@@ -58,6 +58,8 @@ class DebugTarget:
         self.software_breakpoints: set[int] = set()
         self.watches: dict[tuple[str, int, int], int] = {}
         self._checkpoints: list[MachineState] = []
+        self._instrets: list[int] = []
+        """The checkpoints' instruction counts (sorted; the same order)."""
         self._frontier = machine.instret
         """The furthest instruction count reached: output before it was already shown."""
         self.replays = 0
@@ -208,21 +210,21 @@ class DebugTarget:
         machine = self.machine
         base = self._checkpoints[-1] if self._checkpoints else None
         state = machine.capture_state(base)
-        index = bisect.bisect_right([s.instret for s in self._checkpoints], state.instret)
+        index = bisect.bisect_right(self._instrets, state.instret)
         self._checkpoints.insert(index, state)
+        self._instrets.insert(index, state.instret)
 
     def _checkpoint_at(self, instret: int) -> MachineState | None:
-        for state in reversed(self._checkpoints):
-            if state.instret == instret:
-                return state
-            if state.instret < instret:
-                return None
+        index = bisect.bisect_left(self._instrets, instret)
+        if index < len(self._instrets) and self._instrets[index] == instret:
+            return self._checkpoints[index]
         return None
 
     def _state_changed(self) -> None:
         """The debugger changed the state: the recorded future no longer holds."""
         instret = self.machine.instret
-        self._checkpoints = [s for s in self._checkpoints if s.instret < instret]
+        keep = bisect.bisect_left(self._instrets, instret)
+        del self._checkpoints[keep:], self._instrets[keep:]
         self._frontier = instret
         self._checkpoint()
 
@@ -243,7 +245,7 @@ class DebugTarget:
         """Restore the latest snapshot at or before ``instret`` and re-execute up to it;
         returns the breakpoint and watchpoint hits on the way (instret, hit)."""
         machine = self.machine
-        index = bisect.bisect_right([s.instret for s in self._checkpoints], instret) - 1
+        index = bisect.bisect_right(self._instrets, instret) - 1
         state = self._checkpoints[max(index, 0)]
         machine.restore(state, keep_code=True)
         hits: list[tuple[int, tuple[str, int]]] = []
@@ -271,7 +273,7 @@ class DebugTarget:
         """Go back to the latest breakpoint or watchpoint hit before now (or to the start of
         the recorded history). Segments between snapshots are searched latest first."""
         now = self.machine.instret
-        starts = [s.instret for s in self._checkpoints if s.instret < now]
+        starts = self._instrets[:bisect.bisect_left(self._instrets, now)]
         ends = [*starts[1:], now]
         for start, end in reversed(list(zip(starts, ends, strict=True))):
             self._go_to(start)
