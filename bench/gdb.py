@@ -185,8 +185,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=None)
     args = parser.parse_args()
     repeats = args.repeats or (1 if args.quick else 3)
-    steps = 20 if args.quick else 300
-    iterations = 250_000 if args.quick else 2_500_000
+    steps = 10 if args.quick else 300
+    iterations = 100_000 if args.quick else 2_500_000
     sieve = _elf("sieve")
     rows: dict[str, list[float]] = {}
 
@@ -222,7 +222,7 @@ def main() -> None:
     print(line("continue debugged", "s"))
     cost = [d / p for d, p in zip(rows["continue debugged"], rows["continue plain"],
                                   strict=True)]
-    print(f"  continue {4 * iterations / 1e6:.0f}M debugged / plain  min {min(cost):.2f}x"
+    print(f"  continue {4 * iterations / 1e6:g}M debugged / plain  min {min(cost):.2f}x"
           f"  median {statistics.median(cost):.2f}x  max {max(cost):.2f}x   (goal <= 1.5x)")
     print(line("reverse-stepi ms (in process)", f"ms ({snapshots} snapshots, N = 10,000)"))
     print(line("reverse-stepi vmcore", "round trips/s through gdb"))
