@@ -16,9 +16,10 @@ from .rsp import unescape
 from .target import SIGINT, DebugAccessError, DebugTarget, Stop
 from .target_xml import TARGET_XML
 
-__all__ = ["PACKET_SIZE", "GdbStub"]
+__all__ = ["MAX_WATCHPOINTS", "PACKET_SIZE", "GdbStub"]
 
 PACKET_SIZE = 0x4000
+MAX_WATCHPOINTS = 64
 _THREAD = "01"
 _ADDR_LEN = re.compile(rb"([0-9a-fA-F]{1,16}),([0-9a-fA-F]{1,8})")
 _WATCH_KINDS = {b"2": "watch", b"3": "rwatch", b"4": "awatch"}
@@ -226,6 +227,8 @@ class GdbStub:
         if not 0 < length <= 4096:
             raise _Malformed(data)
         if insert:
+            if len(target.watches) >= MAX_WATCHPOINTS:
+                return b"E0e"  # gdb: "Could not insert hardware watchpoint"
             target.add_watchpoint(watch, address, length)
         else:
             target.remove_watchpoint(watch, address, length)

@@ -70,6 +70,13 @@ def test_software_single_step_as_gdb_does_it() -> None:
     assert (0x80000004).to_bytes(8, "little").hex().encode() == s.handle(b"p20")
 
 
+def test_watchpoints_are_bounded_in_number() -> None:
+    s = stub()
+    replies = {s.handle(f"Z2,{0x80001000 + 8 * i:x},8".encode()) for i in range(100)}
+    assert {b"OK", b"E0e"} == replies
+    assert 64 == len(s.target.watches)
+
+
 def test_hardware_breakpoints_report_hwbreak() -> None:
     s = stub()
     assert b"OK" == s.handle(b"Z1,80000008,4")
