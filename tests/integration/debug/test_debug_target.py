@@ -118,3 +118,16 @@ def test_reverse_continue_returns_to_the_previous_breakpoint_hit(build: Path) ->
         assert (instret, registers) == (m.instret, target.registers())
     assert Stop(reason="replaylog", value="begin") == target.reverse_continue()
     assert 0 == m.instret
+
+
+def test_re_executed_output_is_not_shown_twice(build: Path) -> None:
+    out: list[bytes] = []
+    m = Machine.from_elf(build / "hello.elf", 16 << 20, console=out.append)
+    target = DebugTarget(m, interval=50)
+    assert Stop(exit_code=0) == target.advance(100_000)
+    shown = b"".join(out)
+    assert b"Hello from RISC-V on vmcore!\n" == shown
+    for _ in range(120):  # back into the printing loop
+        assert Stop() == target.reverse_step()
+    assert Stop(exit_code=0) == target.advance(100_000)
+    assert shown == b"".join(out)
