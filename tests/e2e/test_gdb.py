@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
 from tests.e2e.cli_runner import vmcore
-from tests.e2e.gdb_session import TIMEOUT, gdb, gdb_command, register, symbol, vmcore_gdb
+from tests.e2e.gdb_session import COUNTER, TIMEOUT, gdb, gdb_command, register, symbol, vmcore_gdb
 
 BUMP = symbol("bump")
 STORE = BUMP + 12
@@ -108,3 +109,25 @@ def test_stepi_over_a_watched_store_reports_the_watchpoint(tmp_path: Path) -> No
         server.finish()
     assert "Old value = 0\nNew value = 1" in out, out
     assert [STORE + 2] == register(out, "pc")
+
+
+def test_user_mistakes_are_one_line_and_create_no_vm(tmp_path: Path) -> None:
+    store = ["--store", f"file:{tmp_path / 'store'}"]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cases = {
+            "nonsense": "vmcore: error: --gdb wants HOST:PORT, got 'nonsense'",
+            f"127.0.0.1:{port}": f"vmcore: error: cannot serve gdb on 127.0.0.1:{port}:"
+                                 " Address already in use",
+        }
+        for address, message in cases.items():
+            result = vmcore(*store, "run", "--gdb", address, str(COUNTER), cwd=tmp_path)
+            assert (1, message) == (result.returncode, result.stderr.strip())
+    result = vmcore(*store, "run", "--gdb", "127.0.0.1:0", "--gdb-snapshot-interval", "0",
+                    str(COUNTER), cwd=tmp_path)
+    assert (1, "vmcore: error: --gdb-snapshot-interval must be at least 1") == (
+        result.returncode, result.stderr.strip())
+    listed = vmcore(*store, "vm", "list", "--json", cwd=tmp_path)
+    assert [] == json.loads(listed.stdout)

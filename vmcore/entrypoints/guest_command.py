@@ -55,6 +55,7 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
     snapshots = MachineSnapshots(os.environ.get("VMCORE_MACHINE_SNAPSHOTS",
                                                 DEFAULT_SNAPSHOT_DIR))
     context = CommandContext()
+    listener = _gdb_listener(args) if args.gdb else None  # before any VM exists
     if args.from_snapshot:
         vm_ref, snapshot_id = args.from_snapshot
         runner = resume_from_snapshot(cp, vm_ref, snapshot_id, snapshots,
@@ -82,8 +83,8 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
     bus.subscribe("vm.*", announce, name="vmcore-run:announce")
     for topic, handler in runner.machine.bus_handlers().items():
         bus.subscribe(topic, handler, name=f"vmcore-run:mmu:{topic}")
-    if args.gdb:
-        summary = _debug(runner, args, startup_ms)
+    if listener is not None:
+        summary = _debug(runner, listener, args, startup_ms)
         sys.stdout.flush()
         sys.stderr.write(f"vmcore: VM {name} ({runner.vm_id}): {summary.detail};"
                          f" {summary.instructions} instructions\n")
@@ -103,30 +104,37 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace) -> int:
     return 1
 
 
-def _debug(runner: GuestRunner, args: argparse.Namespace, startup_ms: int | None) -> Any:
-    from vmcore.entrypoints.gdb.server import parse_address, serve
+def _gdb_listener(args: argparse.Namespace) -> Any:
+    """The listening socket for ``--gdb`` (checked and bound before the VM is created)."""
+    from vmcore.entrypoints.gdb.server import listen, parse_address
 
     if args.from_snapshot:
         raise VmcoreError("--gdb boots a GUEST file; it cannot resume --from-snapshot")
     if args.gdb_snapshot_interval < 1:
         raise VmcoreError("--gdb-snapshot-interval must be at least 1")
     try:
-        host, port = parse_address(args.gdb)
+        return listen(*parse_address(args.gdb))
     except ValueError as error:
         raise VmcoreError(str(error)) from None
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise VmcoreError(f"cannot serve gdb on {args.gdb}: {reason}") from None
+
+
+def _debug(runner: GuestRunner, listener: Any, args: argparse.Namespace,
+           startup_ms: int | None) -> Any:
+    from vmcore.entrypoints.gdb.server import serve
 
     def announce(line: str) -> None:
         sys.stderr.write(f"vmcore: {line}\n")
         sys.stderr.flush()
 
     try:
-        return serve(runner, host, port, interval=args.gdb_snapshot_interval,
+        return serve(runner, listener, interval=args.gdb_snapshot_interval,
                      announce=announce, startup_time_ms=startup_ms,
                      max_instructions=args.max_instructions)
     except KeyboardInterrupt:
         raise VmcoreError("interrupted while serving gdb") from None
-    except OSError as error:
-        raise VmcoreError(f"cannot serve gdb on {args.gdb}: {error.strerror or error}") from None
 
 
 def _label(path: str) -> str:

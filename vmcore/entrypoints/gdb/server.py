@@ -28,7 +28,7 @@ from vmcore_domain_services.debug import (
 from vmcore_domain_services.debug.stub import PACKET_SIZE
 from vmcore_domain_services.execution import RunResult, StopReason
 
-__all__ = ["SLICE", "parse_address", "serve"]
+__all__ = ["SLICE", "listen", "parse_address", "serve"]
 
 SLICE = 200_000
 """Instructions the guest runs between two looks at the socket."""
@@ -94,19 +94,25 @@ class _Connection:
                     self.send(reply)
 
 
-def serve(runner: GuestRunner, host: str, port: int, *, interval: int = 10_000,
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (port 0: a free one)."""
+    return socket.create_server((host, port))
+
+
+def serve(runner: GuestRunner, listener: socket.socket, *, interval: int = 10_000,
           announce: Callable[[str], None] = lambda line: None,
           startup_time_ms: int | None = None,
           max_instructions: int | None = None) -> RunSummary:
-    """Serve one debugger on ``host:port`` for ``runner``'s guest; returns how it ended.
+    """Serve one debugger from ``listener`` for ``runner``'s guest; returns how it ended.
     ``max_instructions`` bounds the run after a detach (or a vanished debugger)."""
     machine = runner.machine
     start = machine.instret
     target = DebugTarget(machine, interval)
     stub = GdbStub(target)
-    with socket.create_server((host, port)) as server:
-        announce(f"waiting for gdb on {host}:{server.getsockname()[1]}")
-        conn, _ = server.accept()
+    with listener:
+        host, port = listener.getsockname()[:2]
+        announce(f"waiting for gdb on {host}:{port}")
+        conn, _ = listener.accept()
     conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     runner.begin(startup_time_ms)
     connection = _Connection(conn, stub)
