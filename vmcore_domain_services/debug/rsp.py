@@ -9,12 +9,15 @@ between packets is skipped, and a packet longer than ``max_size`` is dropped (re
 
 from __future__ import annotations
 
+import re
+
 from attrs import frozen
 
 __all__ = ["Ack", "BadPacket", "Event", "Interrupt", "Nak", "Packet", "PacketReader",
            "checksum", "encode_packet", "unescape"]
 
-_ESCAPED = frozenset(b"$#}*")
+_SPECIAL = re.compile(rb"[$#}*]")
+_BODY_END = re.compile(rb"[$#]")
 
 
 @frozen
@@ -53,13 +56,9 @@ def checksum(data: bytes) -> int:
 
 def encode_packet(data: bytes) -> bytes:
     """``$data#cs`` with the protocol's escapes applied."""
-    out = bytearray()
-    for byte in data:
-        if byte in _ESCAPED:
-            out += bytes((0x7D, byte ^ 0x20))
-        else:
-            out.append(byte)
-    return b"$" + bytes(out) + b"#" + f"{checksum(bytes(out)):02x}".encode()
+    if _SPECIAL.search(data):
+        data = _SPECIAL.sub(lambda match: bytes((0x7D, match[0][0] ^ 0x20)), data)
+    return b"$" + data + b"#" + b"%02x" % checksum(data)
 
 
 def unescape(data: bytes) -> bytes:
@@ -89,7 +88,29 @@ class PacketReader:
 
     def feed(self, data: bytes) -> list[Event]:
         events: list[Event] = []
-        for byte in data:
+        position, end = 0, len(data)
+        while position < end:
+            if self._state == "body":  # copy up to the next '#' or '$' in one slice
+                match = _BODY_END.search(data, position)
+                stop = match.start() if match else end
+                room = self.max_size - len(self._body)
+                if stop - position > room:
+                    self._overflow = True
+                self._body += data[position:position + max(0, min(room, stop - position))]
+                position = stop
+                if match is None:
+                    break
+                position += 1
+                if match[0] == b"#":
+                    self._state = "check"
+                    self._sum.clear()
+                else:  # a new packet starts: the unfinished one is dropped
+                    events.append(BadPacket("packet interrupted by '$'"))
+                    self._body.clear()
+                    self._overflow = False
+                continue
+            byte = data[position]
+            position += 1
             if self._state == "idle":
                 if byte == 0x24:  # $
                     self._state, self._overflow = "body", False
@@ -100,18 +121,6 @@ class PacketReader:
                     events.append(Nak())
                 elif byte == 0x03:
                     events.append(Interrupt())
-            elif self._state == "body":
-                if byte == 0x23:  # #
-                    self._state = "check"
-                    self._sum.clear()
-                elif byte == 0x24:  # a new packet starts: the unfinished one is dropped
-                    events.append(BadPacket("packet interrupted by '$'"))
-                    self._body.clear()
-                    self._overflow = False
-                elif len(self._body) >= self.max_size:
-                    self._overflow = True
-                else:
-                    self._body.append(byte)
             else:
                 self._sum.append(byte)
                 if len(self._sum) == 2:

@@ -66,3 +66,55 @@ def test_any_bytes_are_read_without_an_exception(data: bytes) -> None:
 
 def test_replies_escape_the_framing_characters() -> None:
     assert b"$}\x03}\x04}]}\n#" == encode_packet(b"#$}*")[:-2]
+
+
+def reference_events(data: bytes, max_size: int) -> list[object]:
+    """The framing rules one byte at a time (the model the reader's fast path must match)."""
+    events: list[object] = []
+    state, body, check, overflow = "idle", bytearray(), bytearray(), False
+    for byte in data:
+        if state == "idle":
+            if byte == 0x24:
+                state, overflow = "body", False
+                body.clear()
+            elif byte in (0x2B, 0x2D, 0x03):
+                events.append({0x2B: Ack(), 0x2D: Nak(), 0x03: Interrupt()}[byte])
+        elif state == "body":
+            if byte == 0x23:
+                state = "check"
+                check.clear()
+            elif byte == 0x24:
+                events.append(BadPacket("packet interrupted by '$'"))
+                body.clear()
+                overflow = False
+            elif len(body) >= max_size:
+                overflow = True
+            else:
+                body.append(byte)
+        else:
+            check.append(byte)
+            if len(check) == 2:
+                state = "idle"
+                if overflow:
+                    events.append(BadPacket(f"packet longer than {max_size} bytes"))
+                elif not all(c in b"0123456789abcdefABCDEF" for c in check):
+                    events.append(BadPacket("checksum is not hex"))
+                elif sum(body) & 0xFF != int(check, 16):
+                    events.append(BadPacket("wrong checksum"))
+                else:
+                    events.append(Packet(bytes(body)))
+    return events
+
+
+FRAGMENTS = st.lists(st.one_of(
+    st.binary(max_size=40),
+    st.sampled_from([b"$", b"#", b"+", b"-", b"\x03", b"$?#3f", b"$g#67", b"#00"]),
+    st.binary(max_size=30).map(encode_packet)), max_size=12).map(b"".join)
+
+
+@given(FRAGMENTS, st.lists(st.integers(0, 10_000)), st.integers(1, 40))
+def test_the_reader_matches_the_byte_at_a_time_model(data: bytes, cuts: list[int],
+                                                      max_size: int) -> None:
+    reader = PacketReader(max_size)
+    events = [e for chunk in chunks(data, cuts) for e in reader.feed(chunk)]
+    assert reference_events(data, max_size) == events
