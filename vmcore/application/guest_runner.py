@@ -143,6 +143,17 @@ class GuestRunner:
                 cp.stop_vm(self.vm_id, force=True, context=ctx)
                 return RunSummary(Outcome.STOPPED, retired, None, "stopped on request")
 
+    # -- a run driven by someone else (a debugger) ------------------------------------------
+
+    def begin(self, startup_time_ms: int | None = None) -> None:
+        """Record the start of a run whose steps another driver (the GDB stub) takes."""
+        self.control_plane.start_vm(self.vm_id, startup_time_ms=startup_time_ms,
+                                    context=self.context)
+
+    def end(self, result: RunResult, retired: int) -> RunSummary:
+        """Record how such a run ended (exit, crash, or a forced stop for anything else)."""
+        return self._finish(result, retired)
+
     def _hold(self) -> bool:
         """Honour a pause: record it, wait for resume or stop. True when asked to stop."""
         cp, ctx = self.control_plane, self.context

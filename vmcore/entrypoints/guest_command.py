@@ -55,6 +55,12 @@ def add_run_command(commands: Any) -> None:
                      help="never translate blocks (interpreter tier only)")
     run.add_argument("--snapshot-on-pause", action="store_true",
                      help="take a machine snapshot (pause-1, pause-2 ...) at every pause")
+    run.add_argument("--gdb", metavar="HOST:PORT",
+                     help="start halted at the ELF entry and wait for gdb (remote protocol,"
+                     " with reverse execution) on HOST:PORT")
+    run.add_argument("--gdb-snapshot-interval", type=positive_int, default=10_000,
+                     metavar="N", help="with --gdb: snapshot every N instructions for reverse"
+                     " execution (a reverse step re-executes at most N)")
     run.set_defaults(run=run_guest_command)
 
 
@@ -93,6 +99,7 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace,
         raise VmcoreError("vmcore run needs the 'mmu' domain service: do not disable it")
     snapshots = MachineSnapshots(snapshot_dir)
     context = CommandContext()
+    listener = _gdb_listener(args) if args.gdb else None  # before any VM exists
     if args.from_snapshot:
         vm_ref, snapshot_id = args.from_snapshot
         runner = resume_from_snapshot(cp, vm_ref, snapshot_id, snapshots,
@@ -109,20 +116,28 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace,
     def announce(event: Any) -> None:
         if event.originator_id == runner.vm_id and event.bus_topic in _ANNOUNCED:
             detail = f" {event.snapshot_id}" if isinstance(event, _VM.SnapshotCreated) else ""
-            sys.stderr.write(f"vmcore: VM {name} {_ANNOUNCED[event.bus_topic]}{detail}\n")
+            text = _ANNOUNCED[event.bus_topic]
+            if args.gdb and isinstance(event, _VM.Started):
+                text = "running under the debugger"
+            sys.stderr.write(f"vmcore: VM {name} {text}{detail}\n")
             sys.stderr.flush()
 
     bus.subscribe(VM_EVENTS, announce, name="vmcore-run:announce")
     mmu = runner.machine.port.mmu
     services["mmu"].attach(mmu)
-    previous = _install_signals(runner, snapshot_on_pause=args.snapshot_on_pause)
     try:
-        summary = runner.run(args.max_instructions, startup_time_ms=startup_ms,
-                             start=not args.from_snapshot)
+        if listener is not None:
+            summary = _debug(runner, listener, args, startup_ms)
+        else:
+            previous = _install_signals(runner, snapshot_on_pause=args.snapshot_on_pause)
+            try:
+                summary = runner.run(args.max_instructions, startup_time_ms=startup_ms,
+                                     start=not args.from_snapshot)
+            finally:
+                for signum, handler in previous.items():
+                    signal.signal(signum, handler)
     finally:
         services["mmu"].detach(mmu)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     sys.stdout.flush()
     sys.stderr.write(f"vmcore: VM {name} ({runner.vm_id}): {summary.detail};"
                      f" {summary.instructions} instructions\n")
@@ -130,6 +145,41 @@ def run_guest(cp: ControlPlane, bus: Any, args: argparse.Namespace,
     return status, {"vm": name, "id": str(runner.vm_id), "outcome": summary.outcome.value,
                     "exit_code": summary.exit_code, "detail": summary.detail,
                     "instructions": summary.instructions}
+
+
+def _gdb_listener(args: argparse.Namespace) -> Any:
+    """The listening socket for ``--gdb`` (checked and bound before the VM is created)."""
+    import os
+
+    from vmcore.application.errors import VmcoreError
+    from vmcore.entrypoints.gdb.server import listen, parse_address
+
+    if args.from_snapshot:
+        raise VmcoreError("--gdb boots a GUEST file; it cannot resume --from-snapshot")
+    try:
+        return listen(*parse_address(args.gdb))
+    except ValueError as error:
+        raise VmcoreError(str(error)) from None
+    except OSError as error:
+        reason = os.strerror(error.errno) if error.errno else str(error)
+        raise VmcoreError(f"cannot serve gdb on {args.gdb}: {reason}") from None
+
+
+def _debug(runner: GuestRunner, listener: Any, args: argparse.Namespace,
+           startup_ms: int | None) -> Any:
+    from vmcore.application.errors import VmcoreError
+    from vmcore.entrypoints.gdb.server import serve
+
+    def announce(line: str) -> None:
+        sys.stderr.write(f"vmcore: {line}\n")
+        sys.stderr.flush()
+
+    try:
+        return serve(runner, listener, interval=args.gdb_snapshot_interval,
+                     announce=announce, startup_time_ms=startup_ms,
+                     max_instructions=args.max_instructions)
+    except KeyboardInterrupt:
+        raise VmcoreError("interrupted while serving gdb") from None
 
 
 def _label(path: str) -> str:

@@ -63,6 +63,16 @@ class CodeCache:
     def lookup(self, pc: int, asid: int, priv: int) -> CachedBlock | None:
         return self.table(asid, priv).get(pc)
 
+    def invalidate_page(self, page: int) -> int:
+        """Drop every block built from physical page ``page`` (a restore found its bytes
+        changed); returns how many."""
+        keys = self.by_page.pop(page, set())
+        self.extent.pop(page, None)
+        for asid, priv, pc in keys:
+            self.tables.get((asid, priv), {}).pop(pc, None)
+        self.invalidations += len(keys)
+        return len(keys)
+
     def invalidate_range(self, start: int, end: int) -> int:
         """Drop the blocks whose code overlaps physical ``[start, end)``; returns how many."""
         page = start >> 12

@@ -36,6 +36,7 @@ from vmcore_domain_services.riscv.passes import DEFAULT_PASSES, Pass
 from vmcore_domain_services.riscv.port import MemoryPort
 
 from .code_cache import CachedBlock, CodeCache
+from .debugging import DebugStop, DebugSupport
 from .results import HaltReason, RunResult
 from .snapshot import MachineState, capture, restore
 from .translation import PythonBackend, SourceBlock, translate_block
@@ -74,7 +75,7 @@ class TieringPolicy:
     passes: tuple[Pass, ...] = DEFAULT_PASSES
 
 
-class Machine(SystemHooks):
+class Machine(SystemHooks, DebugSupport):
     """One RV64IMAC hart with RAM at ``0x8000_0000``, a UART, a test finisher and a CLINT."""
 
     def __init__(
@@ -105,6 +106,7 @@ class Machine(SystemHooks):
         self._pause_requested = False
         self._last_capture: MachineState | None = None
         self._interpret_next = False
+        self._init_debugging()
         self.hart.csr.on_translation_change = self._translation_changed
         self.hart.on_privilege_change = self.port.flush
         self.port.on_code_write = self._code_written
@@ -191,6 +193,8 @@ class Machine(SystemHooks):
                 self.port.translated = False
                 hart.instret += resync.retired
                 hart.pc = resync.next_pc
+            except DebugStop:
+                return self._result(HaltReason.DEBUG, start)
 
     def _run_slice(self, budget: int) -> None:
         """Run blocks until ``budget`` is used up or the interpreter ran a block.
@@ -201,7 +205,7 @@ class Machine(SystemHooks):
         hart, port = self.hart, self.port
         if self._interpret_next:
             self._interpret_next = False
-            self.interpreter.run_block(budget)
+            self._interpret(budget)
             return
         x = hart.x
         asid = port.asid()
@@ -228,9 +232,18 @@ class Machine(SystemHooks):
             hart.pc = pc
             hart.instret = instret
         if budget > 0:
+            self._interpret(budget)
+
+    def _interpret(self, budget: int) -> None:
+        """Interpret one block (one instruction at a time while debugging)."""
+        if not self.breakpoints and not self.port.watches:
             self.interpreter.run_block(budget)
+        else:
+            self._interpret_debugged(budget)
 
     def _maybe_translate(self, pc: int, asid: int, priv: int) -> CachedBlock | None:
+        if pc in self.breakpoints:
+            return None
         key = (pc, asid, priv)
         heat = self._heat.get(key, 0) + 1
         self._heat[key] = heat
@@ -243,7 +256,7 @@ class Machine(SystemHooks):
         def page_of(va: int) -> int:
             return port.fetch_page(va) >> 12
 
-        src = SourceBlock(pc, port.fetch, page_of, priv, self.tiering.max_block_insns)
+        src = SourceBlock(pc, port.fetch, page_of, priv, self._block_limit(pc))
         translated = translate_block(src, "riscv64", self.backend)
         if translated is None:
             self.cache.insert(asid, priv, pc, None)
@@ -298,6 +311,7 @@ class Machine(SystemHooks):
         self._drop_code()
 
     def _drop_code(self) -> None:
+        self._code_epoch += 1
         self.cache.flush()
         self.port.code_pages.clear()
 
@@ -325,11 +339,28 @@ class Machine(SystemHooks):
         self._last_capture = state
         return state
 
-    def restore(self, state: MachineState) -> None:
-        """Make this machine's state exactly ``state`` (memory sizes must match)."""
+    def restore(self, state: MachineState, keep_code: bool = False) -> None:
+        """Make this machine's state exactly ``state`` (memory sizes must match).
+
+        ``keep_code`` keeps the translated blocks whose code bytes the restore leaves as
+        they were, when no address translation is involved before or after (satp bare);
+        otherwise, and for changed pages, translated code is dropped.
+        """
+        satp = state.csrs.get(f"{Csr.SATP:#05x}", 0)
+        bare = keep_code and self.hart.csr.satp >> 60 == 0 and satp >> 60 == 0
+        code = {page: self.memory.read_bytes(page << 12, 4096)
+                for page in self.cache.by_page} if bare else {}
         restore(self, state)
-        self.cache.flush()
-        self.port.code_pages.clear()
+        if bare:
+            for page, data in code.items():
+                if self.memory.read_bytes(page << 12, 4096) != data:
+                    self.cache.invalidate_page(page)
+            self.port.code_pages.clear()
+            self.port.code_pages.update(self.cache.by_page)
+        else:
+            self._code_epoch += 1
+            self.cache.flush()
+            self.port.code_pages.clear()
         self._heat.clear()
         self.port.mmu.flush_tlb("restore")
         self.port.flush()

@@ -11,7 +11,7 @@ __all__ = ["HaltReason", "RunResult"]
 
 class HaltReason(Enum):
     """Why :meth:`Machine.run` returned (not a VM's stop reason: that is the domain's
-    :class:`vmcore.domain.StopReason`)."""
+    :class:`vmcore.domain.HaltReason`)."""
 
     EXITED = "exited"
     """The guest wrote the test finisher; ``exit_code`` holds its code."""
@@ -21,6 +21,8 @@ class HaltReason(Enum):
     """:meth:`Machine.request_pause` was honoured at a block boundary."""
     LIMIT = "limit"
     """``max_instructions`` retired."""
+    DEBUG = "debug"
+    """A debugger breakpoint or watchpoint was hit; :attr:`Machine.debug_hit` says which."""
 
 
 @frozen

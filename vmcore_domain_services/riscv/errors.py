@@ -6,7 +6,7 @@ run loop, which turns a :class:`GuestTrap` into trap delivery (or a crash report
 
 from __future__ import annotations
 
-__all__ = ["Cause", "DeviceAccess", "GuestTrap", "Resync"]
+__all__ = ["Cause", "DeviceAccess", "GuestTrap", "Resync", "WatchHit"]
 
 
 class Cause:
@@ -66,3 +66,13 @@ class Resync(Exception):
         super().__init__()
         self.next_pc = 0
         self.retired = 0
+
+
+class WatchHit(Exception):
+    """A load or store is about to touch a range a debugger watches; the instruction has no
+    effect (raised by the interpreter tier only, before the access)."""
+
+    def __init__(self, kind: str, address: int) -> None:
+        super().__init__(kind, address)
+        self.kind = kind
+        self.address = address

@@ -35,7 +35,7 @@ from vmcore_domain_services.mmu import (
 )
 
 from .csr import Mstatus
-from .errors import Cause, DeviceAccess, GuestTrap, Resync
+from .errors import Cause, DeviceAccess, GuestTrap, Resync, WatchHit
 from .hart import Hart
 
 __all__ = ["MemoryPort"]
@@ -65,6 +65,13 @@ class MemoryPort:
         """Called with (physical address, size) for a store to a code page; returns True if
         translated code was overwritten (the store then ends the running block)."""
         self.walks = 0
+        self.watches: list[tuple[str, int, int]] = []
+        """Debugger watchpoints: (kind "watch"/"rwatch"/"awatch", start, end) virtual ranges."""
+        self.watch_armed = True
+        """False while the debugger resumes from a watch stop (that access is let through)."""
+        self._watched_pages: dict[Access, set[int]] = {Access.LOAD: set(), Access.STORE: set()}
+        self._translating = 0
+        """The virtual address being translated (what :meth:`_cacheable` judges)."""
         self.translated = False
         """True while a translated block runs: device accesses then raise DeviceAccess."""
         self._fetch_apart = False
@@ -115,10 +122,39 @@ class MemoryPort:
         self.micro.forget(Access.STORE, page)
 
     def _cacheable(self, pa: int, access: Access) -> bool:
-        """What may enter the first level: whole RAM pages, and for stores not code pages."""
+        """What may enter the first level: whole RAM pages, for stores not code pages, and
+        no page a debugger watches for that access."""
+        watched = self._watched_pages.get(access)
+        if watched and self._translating >> 12 in watched:
+            return False
         return self.memory.in_ram(pa & ~4095, 4096) and not (
             access == Access.STORE and pa >> 12 in self.code_pages
         )
+
+    # -- debugger watchpoints ----------------------------------------------------------------
+    def set_watches(self, watches: list[tuple[str, int, int]]) -> None:
+        """Watch these virtual ranges: their pages never enter the first level, so every
+        access takes the slow path, where a translated block hands the access to the
+        interpreter (DeviceAccess) and the interpreter raises :class:`~.errors.WatchHit`
+        before the access, leaving the instruction unexecuted (as RISC-V triggers do: gdb
+        then steps over it with the watchpoint removed and compares the values)."""
+        self.watches = list(watches)
+        self._watched_pages = {
+            Access.LOAD: {p for k, lo, hi in watches if k != "watch"
+                          for p in range(lo >> 12, ((hi - 1) >> 12) + 1)},
+            Access.STORE: {p for k, lo, hi in watches if k != "rwatch"
+                           for p in range(lo >> 12, ((hi - 1) >> 12) + 1)},
+        }
+        self.micro.clear()  # pages already in the first level must take the slow path too
+
+    def _check_watch(self, va: int, size: int, write: bool) -> None:
+        for kind, lo, hi in self.watches:
+            if va < hi and lo < va + size and (kind == "awatch" or (kind == "watch") == write):
+                if self.translated:
+                    raise DeviceAccess()
+                if self.watch_armed:
+                    raise WatchHit(kind, max(va, lo))
+                return
 
     # -- translation -----------------------------------------------------------------------
     def translate(self, va: int, access: Access) -> int:
@@ -126,6 +162,7 @@ class MemoryPort:
         if access == Access.FETCH and self._fetch_apart:
             return va
         self.walks += 1
+        self._translating = va
         try:
             return self.mmu.translate(va, access)
         except MmuTrap as trap:
@@ -161,6 +198,8 @@ class MemoryPort:
         pa = self.translate(va, Access.LOAD)
         if self.translated and not self.memory.in_ram(pa, size):
             raise DeviceAccess()
+        if self.watches:
+            self._check_watch(va, size, False)
         try:
             value: int = self.memory.read(pa, size)
         except MemoryAccessError:
@@ -184,6 +223,8 @@ class MemoryPort:
         pa = self.translate(va, Access.STORE)
         if self.translated and not self.memory.in_ram(pa, size):
             raise DeviceAccess()
+        if self.watches:
+            self._check_watch(va, size, True)
         try:
             self.memory.write(pa, size, value)
         except MemoryAccessError:
