@@ -111,7 +111,12 @@ def run_serve(args: argparse.Namespace, open_store: Any) -> int:
     container, cp = open_store()
     settings = ServeSettings(token=token, rate=args.rate, burst=args.burst,
                              heartbeat=args.heartbeat, backlog=args.backlog)
-    app = create_app(cp, container.bus(), settings)
+    from vmcore.application.services.api import ServicesApi
+
+    bus = container.publisher().connect()  # the bus, every enabled service started
+    manager = container.services()
+    manager.start_health_checks()
+    app = create_app(cp, bus, settings, ServicesApi(manager))
     config = uvicorn.Config(app, host=host, port=port, log_level="warning",
                             timeout_graceful_shutdown=GRACE_SECONDS, lifespan="on",
                             ws_max_size=1 << 20, ws_ping_interval=settings.heartbeat,
@@ -147,6 +152,6 @@ def run_serve(args: argparse.Namespace, open_store: Any) -> int:
         Server(config).run()
     finally:
         cp.close()
-        container.bus().stop()
+        container.shutdown_resources()
     print("vmcore serve: stopped", file=sys.stderr, flush=True)
     return 0

@@ -226,3 +226,15 @@ def test_correlation_ids_and_the_api_actor(client: httpx.Client) -> None:
         (event["topic"], event["meta"]["actor"]) for event in found]
     assert_problem(client.post(f"/v1/vms/{created.json()['id']}/pause",
                                headers={"X-Correlation-ID": "x" * 201}), 400, "X-Correlation-ID")
+
+
+def test_domain_services_are_listed_and_restarted(client: httpx.Client) -> None:
+    listed = client.get("/v1/services")
+    assert 200 == listed.status_code
+    states = {service["name"]: service["state"] for service in listed.json()["services"]}
+    assert {"lifecycle": "running", "mmu": "running"} == {
+        name: states.get(name) for name in ("lifecycle", "mmu")}
+    restarted = client.post("/v1/services/lifecycle/restart")
+    assert ("lifecycle", "running") == (restarted.json()["name"], restarted.json()["state"])
+    assert_problem(client.post("/v1/services/nope/restart"), 404, "nope")
+    assert "vmcore_service" in client.get("/metrics").text

@@ -22,9 +22,10 @@ from starlette.routing import BaseRoute, Route
 from vmcore.application.control_plane import ControlPlane
 from vmcore.application.errors import VmcoreError
 from vmcore.application.event_log import head_position
+from vmcore.application.services.api import ServicesApi
 from vmcore.bus import UnifiedEventBus
 from vmcore.domain import DomainError
-from vmcore.entrypoints.http import events, streams, vms
+from vmcore.entrypoints.http import events, services, streams, vms
 from vmcore.entrypoints.http.guard import Guard
 from vmcore.entrypoints.http.listing import KnownHead, VmListing
 from vmcore.entrypoints.http.live import Hub, Tailer
@@ -104,7 +105,9 @@ async def _on_bug(request: Request, error: Exception) -> Response:
 
 
 def create_app(control_plane: ControlPlane, bus: UnifiedEventBus,
-               settings: ServeSettings | None = None) -> Starlette:
+               settings: ServeSettings | None = None,
+               services_api: ServicesApi | None = None) -> Starlette:
+    """``services_api``: the ServiceManager behind ``/v1/services`` (503 without one)."""
     settings = settings or ServeSettings()
     hub = Hub(settings.backlog)
     listing = VmListing(control_plane)
@@ -117,7 +120,7 @@ def create_app(control_plane: ControlPlane, bus: UnifiedEventBus,
         Route("/readyz", readyz, methods=["GET"], name="readyz"),
         Route("/metrics", metrics.endpoint, methods=["GET"], name="metrics"),
         Route("/openapi.json", openapi_endpoint, methods=["GET"], name="openapi"),
-        *vms.ROUTES, *streams.ROUTES, *events.ROUTES,
+        *vms.ROUTES, *streams.ROUTES, *events.ROUTES, *services.ROUTES,
     ]
 
     @contextlib.asynccontextmanager
@@ -148,6 +151,7 @@ def create_app(control_plane: ControlPlane, bus: UnifiedEventBus,
     app.state.listing = listing
     app.state.known_head = known_head
     app.state.settings = settings
+    app.state.services = services_api
     app.state.tailer = None
     app.state.dashboard = dashboard_page()
     return app

@@ -72,6 +72,9 @@ class ServiceMetrics:
 
     async def endpoint(self, request: Request) -> Response:
         text = await run_in_threadpool(generate_latest, self.registry)
+        services = request.app.state.services
+        if services is not None:  # the domain services' own figures (breakers, latency ...)
+            text += await run_in_threadpool(generate_latest, services.manager.registry)
         return Response(text, media_type=CONTENT_TYPE_LATEST)
 
 

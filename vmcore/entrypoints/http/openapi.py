@@ -99,6 +99,13 @@ def document() -> dict[str, Any]:
             "WebSocket (upgrade): one JSON message per event", {"101": "switching protocols"},
             parameters=[*FILTERS, _param("after", "query", "resume after this id", "integer"),
                         _param("access_token", "query", "the token, for browsers")])},
+        "/v1/services": {"get": _operation(
+            "domain services: state, breaker, counts", {"200": "{services: [...]}",
+                                                        "503": "no services"} | errors)},
+        "/v1/services/{name}/restart": {"post": _operation(
+            "restart a domain service", {"200": "its status after the restart",
+                                         "404": "no such service"} | errors,
+            parameters=[_param("name", "path", "the service's name")])},
         "/healthz": {"get": _operation("alive", {"200": "ok"}, secured=False)},
         "/readyz": {"get": _operation("store reachable", {"200": "ready",
                                                           "503": "store unreachable"},
