@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         MmuTrap,
         raise_mmu_exception,
     )
+    from vmcore_domain_services.mmu.flushing import FLUSHING_TOPICS
     from vmcore_domain_services.mmu.micro_tlb import MicroTlb
     from vmcore_domain_services.mmu.modes import (
         SV39,
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
     from vmcore_domain_services.mmu.permissions import tlb_table_for
     from vmcore_domain_services.mmu.protocols import PhysicalMemory
     from vmcore_domain_services.mmu.results import PageFault, Translation
-    from vmcore_domain_services.mmu.flushing import FLUSHING_TOPICS
     from vmcore_domain_services.mmu.service import MmuService
     from vmcore_domain_services.mmu.tlb import Tlb, TlbGeometry, TlbStats
     from vmcore_domain_services.mmu.walker import probe, walk, walk_batch
