@@ -62,6 +62,33 @@ def test_a_full_queue_makes_emitters_wait_then_fail_clearly() -> None:
     assert [{"event_id": 1, "timestamp": 7}, {"event_id": 2, "timestamp": 7}] == results
 
 
+
+@pytest.mark.parametrize("steps", range(4))
+def test_close_ends_a_publisher_woken_in_the_same_loop_step(steps: int) -> None:
+    """The last emit wakes the publisher as close() cancels it: close must still return.
+
+    On Python 3.11 ``asyncio.wait_for`` drops a cancel when the awaited thing finishes in that
+    step, so with 0 or 1 steps between the wake and close() the publisher polled on forever.
+    """
+    async def scenario() -> bool:
+        log = GatedLog()
+        log.gate.set()
+        instance = BusInstance(config(), log, now_ms=lambda: 7)
+        await instance.start()
+        for _ in range(3):  # the publisher reaches its timed wait
+            await asyncio.sleep(0)
+        instance._wake.set()
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        closing = asyncio.create_task(instance.close())
+        done, _ = await asyncio.wait([closing], timeout=10)  # a guard against a hang
+        for task in instance._tasks:  # so a failing run still ends
+            task.cancel()
+        await asyncio.wait([closing], timeout=10)
+        return closing in done
+
+    assert asyncio.run(scenario())
+
 @pytest.mark.parametrize(("entry", "words"), [
     ({"id": "a b", "listen": "127.0.0.1:1"}, "bus 'a b': field 'id'"),
     ({"listen": "127.0.0.1:1"}, "bus #1: field 'id'"),

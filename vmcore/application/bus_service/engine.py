@@ -89,8 +89,9 @@ class RuleEngine:
                 saved = self.position
 
     async def _sleep(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+        with contextlib.suppress(TimeoutError):  # not wait_for: it can drop a cancel on 3.11
+            async with asyncio.timeout(self._poll_seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     async def _fire(self, rule: Rule, event: StoredEvent, depth: int) -> None:
@@ -124,8 +125,8 @@ class RuleEngine:
                                report | {"error": f"no tool {action.tool_id!r} is installed"},
                                target=action.tool_id)
         try:
-            result = await asyncio.wait_for(
-                asyncio.to_thread(tool, action.input, decoded(event)), self._tool_timeout)
+            async with asyncio.timeout(self._tool_timeout):
+                result = await asyncio.to_thread(tool, action.input, decoded(event))
             orjson.dumps(result)
         except TimeoutError:
             return self._event(rule, event, depth, TOOL_ERROR_TOPIC,

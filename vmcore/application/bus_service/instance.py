@@ -5,6 +5,11 @@ polling, topics, push subscriptions and, when enabled, the rules engine.
 Storage calls run in one worker thread per durable instance; the in-memory log is called on
 the event loop. Events reach subscribers and the rules engine in event_id order; a durable
 log is also re-read periodically, so events another process stored are pushed too.
+
+Waits with a deadline use ``asyncio.timeout``, never ``asyncio.wait_for``: on Python 3.11,
+``wait_for`` returns the result, dropping a ``cancel()``, when the awaited thing finishes in the
+same loop step as the cancellation (cpython gh-86296, fixed in 3.12). A publisher woken by the
+last emit as :meth:`close` cancelled it then polled on forever and ``close`` never returned.
 """
 
 from __future__ import annotations
@@ -138,8 +143,8 @@ class BusInstance:
             self._queue.put_nowait((event, future))
         except asyncio.QueueFull:
             try:
-                await asyncio.wait_for(self._queue.put((event, future)),
-                                       self.config.emit_wait_ms / 1000)
+                async with asyncio.timeout(self.config.emit_wait_ms / 1000):
+                    await self._queue.put((event, future))
             except TimeoutError:
                 raise RpcError(QUEUE_FULL, "Queue full",
                                f"bus {self.config.id!r}: the emit queue held"
@@ -186,7 +191,8 @@ class BusInstance:
         while True:
             timed_out = False
             try:
-                await asyncio.wait_for(self._wake.wait(), poll)
+                async with asyncio.timeout(poll):  # not wait_for: see the module docstring
+                    await self._wake.wait()
             except TimeoutError:
                 timed_out = True
             self._wake.clear()
