@@ -127,7 +127,8 @@ def test_user_mistakes_are_one_line_and_create_no_vm(tmp_path: Path) -> None:
             assert (1, message) == (result.returncode, result.stderr.strip())
     result = vmcore(*store, "run", "--gdb", "127.0.0.1:0", "--gdb-snapshot-interval", "0",
                     str(COUNTER), cwd=tmp_path)
-    assert (1, "vmcore: error: --gdb-snapshot-interval must be at least 1") == (
+    assert (2, "vmcore: error: run: argument --gdb-snapshot-interval: must be 1 or more,"
+               " got 0 (see vmcore run --help)") == (
         result.returncode, result.stderr.strip())
     listed = vmcore(*store, "vm", "list", "--json", cwd=tmp_path)
     assert [] == json.loads(listed.stdout)

@@ -48,7 +48,7 @@ def test_a_breakpoint_in_a_hot_translated_block_stops_exactly_there(build: Path)
     assert target.advance(300_000) is None
     translated = len(m.cache)
     block = max((b for t in m.cache.tables.values() for b in t.values() if b is not None),
-                key=lambda b: b.executions if b.executions else b.retired)
+                key=lambda b: b.executions if b.executions else b.instructions)
     # a pc in the middle of a translated block (its third instruction)
     pc = block.pc
     for _ in range(2):

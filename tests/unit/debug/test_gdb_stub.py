@@ -161,7 +161,7 @@ def test_a_removed_breakpoint_puts_back_the_blocks_it_displaced_unless_code_chan
     machine.hart.pc = CODE
     machine.run(50)
     block = machine.cache.lookup(CODE, 0, 3)
-    assert block is not None and block.retired >= 2
+    assert block is not None and block.instructions >= 2
     machine.add_breakpoint(CODE + 4)
     assert machine.cache.lookup(CODE, 0, 3) is None
     machine.remove_breakpoint(CODE + 4)
