@@ -21,8 +21,10 @@ EXAMPLE = ROOT / "examples" / "vmcore-audit-service"
 def run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None,
         timeout: float = 300) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # The store lives in the test's directory, never in the user's data directory.
+    home = {"VMCORE_HOME": str(cwd / ".vmcore")}
     return subprocess.run([str(a) for a in args], cwd=cwd, text=True, capture_output=True,
-                          timeout=timeout, env=clean | (env or {}))
+                          timeout=timeout, env=clean | home | (env or {}))
 
 
 @pytest.fixture(scope="module")
