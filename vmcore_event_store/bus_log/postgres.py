@@ -16,9 +16,9 @@ from vmcore_event_store.bus_log.records import (
     LogQuery,
     NewEvent,
     StoredEvent,
-    TopicInfo,
     sql_where,
 )
+from vmcore_event_store.bus_log.sql_queries import SqlBusLogQueries
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS event_log (
@@ -42,7 +42,7 @@ _COLUMNS = "event_id, topic, payload, timestamp, metadata, source_trn, target_tr
 _SCHEMA_LOCK = 0x7662_7573  # "vbus": serialises CREATE ... IF NOT EXISTS across processes
 
 
-class PostgresBusLog:
+class PostgresBusLog(SqlBusLogQueries):
     """``dsn`` is a libpq connection string or URI."""
 
     durable = True
@@ -98,37 +98,8 @@ class PostgresBusLog:
             " ORDER BY event_id LIMIT %s", (*values, min(query.limit, MAX_LIMIT))).fetchall()
         return [StoredEvent(*row) for row in rows]
 
-    def topics(self) -> list[TopicInfo]:
-        rows = self._db.execute("SELECT topic, COUNT(*), MAX(event_id) FROM event_log"
-                                " GROUP BY topic ORDER BY topic").fetchall()
-        return [TopicInfo(row[0], int(row[1]), int(row[2])) for row in rows]
-
-    def last_event_id(self) -> int:
-        row = self._db.execute("SELECT MAX(event_id) FROM event_log").fetchone()
-        return int(row[0] or 0) if row else 0
-
-    def fired(self, firing: Firing) -> bool:
-        row = self._db.execute("SELECT 1 FROM bus_rule_firings WHERE rule_id = %s AND"
-                               " trigger_event_id = %s",
-                               (firing.rule_id, firing.trigger_event_id)).fetchone()
-        return row is not None
-
-    def cursor(self, name: str) -> int:
-        row = self._db.execute("SELECT position FROM bus_cursors WHERE name = %s",
-                               (name,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def put_rule(self, rule_id: str, body: str) -> None:
-        self._db.execute("INSERT INTO bus_rules VALUES (%s, %s) ON CONFLICT (rule_id)"
-                         " DO UPDATE SET body = excluded.body", (rule_id, body))
-
-    def delete_rule(self, rule_id: str) -> bool:
-        return bool(self._db.execute("DELETE FROM bus_rules WHERE rule_id = %s",
-                                     (rule_id,)).rowcount)
-
-    def rules(self) -> list[tuple[str, str]]:
-        rows = self._db.execute("SELECT rule_id, body FROM bus_rules ORDER BY rule_id")
-        return [(str(a), str(b)) for a, b in rows.fetchall()]
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._db.execute(sql.replace("?", "%s"), params)
 
     def close(self) -> None:
         self._connection.close()

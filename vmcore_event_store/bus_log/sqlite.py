@@ -8,6 +8,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from vmcore_event_store.bus_log.records import (
     INDEXES,
@@ -16,9 +17,9 @@ from vmcore_event_store.bus_log.records import (
     LogQuery,
     NewEvent,
     StoredEvent,
-    TopicInfo,
     sql_where,
 )
+from vmcore_event_store.bus_log.sql_queries import SqlBusLogQueries
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS event_log (
@@ -41,7 +42,7 @@ SCHEMA = (
 _COLUMNS = "event_id, topic, payload, timestamp, metadata, source_trn, target_trn, correlation_id"
 
 
-class SQLiteBusLog:
+class SQLiteBusLog(SqlBusLogQueries):
     """One database file per instance; several processes may share it (SQLite locks)."""
 
     durable = True
@@ -93,37 +94,8 @@ class SQLiteBusLog:
             (*values, min(query.limit, MAX_LIMIT))).fetchall()
         return [StoredEvent(*row) for row in rows]
 
-    def topics(self) -> list[TopicInfo]:
-        rows = self._db.execute("SELECT topic, COUNT(*), MAX(event_id) FROM event_log"
-                                " GROUP BY topic ORDER BY topic").fetchall()
-        return [TopicInfo(*row) for row in rows]
-
-    def last_event_id(self) -> int:
-        row = self._db.execute("SELECT MAX(event_id) FROM event_log").fetchone()
-        return int(row[0] or 0)
-
-    def fired(self, firing: Firing) -> bool:
-        row = self._db.execute("SELECT 1 FROM bus_rule_firings WHERE rule_id = ? AND"
-                               " trigger_event_id = ?",
-                               (firing.rule_id, firing.trigger_event_id)).fetchone()
-        return row is not None
-
-    def cursor(self, name: str) -> int:
-        row = self._db.execute("SELECT position FROM bus_cursors WHERE name = ?",
-                               (name,)).fetchone()
-        return int(row[0]) if row else 0
-
-    def put_rule(self, rule_id: str, body: str) -> None:
-        self._db.execute("INSERT INTO bus_rules VALUES (?, ?) ON CONFLICT (rule_id) DO UPDATE"
-                         " SET body = excluded.body", (rule_id, body))
-
-    def delete_rule(self, rule_id: str) -> bool:
-        return bool(self._db.execute("DELETE FROM bus_rules WHERE rule_id = ?",
-                                     (rule_id,)).rowcount)
-
-    def rules(self) -> list[tuple[str, str]]:
-        rows = self._db.execute("SELECT rule_id, body FROM bus_rules ORDER BY rule_id")
-        return [(str(a), str(b)) for a, b in rows.fetchall()]
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self._db.execute(sql, params)
 
     def close(self) -> None:
         self._db.close()
