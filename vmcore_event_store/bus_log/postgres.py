@@ -10,7 +10,6 @@ from typing import Any
 import psycopg
 
 from vmcore_event_store.bus_log.records import (
-    INDEXES,
     MAX_LIMIT,
     Firing,
     LogQuery,
@@ -18,27 +17,9 @@ from vmcore_event_store.bus_log.records import (
     StoredEvent,
     sql_where,
 )
-from vmcore_event_store.bus_log.sql_queries import SqlBusLogQueries
+from vmcore_event_store.bus_log.sql_queries import COLUMNS, SqlBusLogQueries, schema
 
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS event_log (
-        event_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-        topic TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        timestamp BIGINT NOT NULL,
-        metadata TEXT,
-        source_trn TEXT,
-        target_trn TEXT,
-        correlation_id TEXT
-    )""",
-    *INDEXES,
-    "CREATE TABLE IF NOT EXISTS bus_rules (rule_id TEXT PRIMARY KEY, body TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS bus_rule_firings (
-        rule_id TEXT NOT NULL, trigger_event_id BIGINT NOT NULL,
-        PRIMARY KEY (rule_id, trigger_event_id))""",
-    "CREATE TABLE IF NOT EXISTS bus_cursors (name TEXT PRIMARY KEY, position BIGINT NOT NULL)",
-)
-_COLUMNS = "event_id, topic, payload, timestamp, metadata, source_trn, target_trn, correlation_id"
+SCHEMA = schema("BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "BIGINT")
 _SCHEMA_LOCK = 0x7662_7573  # "vbus": serialises CREATE ... IF NOT EXISTS across processes
 
 
@@ -94,7 +75,7 @@ class PostgresBusLog(SqlBusLogQueries):
     def select(self, query: LogQuery) -> list[StoredEvent]:
         where, values = sql_where(query, "%s")
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM event_log WHERE {where}"
+            f"SELECT {COLUMNS} FROM event_log WHERE {where}"
             " ORDER BY event_id LIMIT %s", (*values, min(query.limit, MAX_LIMIT))).fetchall()
         return [StoredEvent(*row) for row in rows]
 

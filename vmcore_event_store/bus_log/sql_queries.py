@@ -1,4 +1,4 @@
-"""The bus log's reads and rule bookkeeping, written once for both SQL backends.
+"""The bus log's schema, reads and rule bookkeeping, written once for both SQL backends.
 
 SQLite and PostgreSQL differ only in how they append (locking, ids) and in their parameter
 style: these queries are written with ``?`` and each backend's :meth:`_execute` runs them
@@ -10,7 +10,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from vmcore_event_store.bus_log.records import Firing, TopicInfo
+from vmcore_event_store.bus_log.records import INDEXES, Firing, TopicInfo
+
+COLUMNS = "event_id, topic, payload, timestamp, metadata, source_trn, target_trn, correlation_id"
+
+
+def schema(event_id: str, integer: str) -> tuple[str, ...]:
+    """The seed's ``event_log`` table, its indexes and the rule tables, in a dialect given
+    by its event_id column definition and its 64-bit integer type."""
+    return (
+        f"""CREATE TABLE IF NOT EXISTS event_log (
+        event_id {event_id},
+        topic TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        timestamp {integer} NOT NULL,
+        metadata TEXT,
+        source_trn TEXT,
+        target_trn TEXT,
+        correlation_id TEXT
+    )""",
+        *INDEXES,
+        "CREATE TABLE IF NOT EXISTS bus_rules (rule_id TEXT PRIMARY KEY, body TEXT NOT NULL)",
+        f"""CREATE TABLE IF NOT EXISTS bus_rule_firings (
+        rule_id TEXT NOT NULL, trigger_event_id {integer} NOT NULL,
+        PRIMARY KEY (rule_id, trigger_event_id))""",
+        f"CREATE TABLE IF NOT EXISTS bus_cursors (name TEXT PRIMARY KEY, position {integer}"
+        " NOT NULL)",
+    )
 
 
 class SqlBusLogQueries:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from vmcore_event_store.bus_log.records import (
-    INDEXES,
     MAX_LIMIT,
     Firing,
     LogQuery,
@@ -19,27 +18,9 @@ from vmcore_event_store.bus_log.records import (
     StoredEvent,
     sql_where,
 )
-from vmcore_event_store.bus_log.sql_queries import SqlBusLogQueries
+from vmcore_event_store.bus_log.sql_queries import COLUMNS, SqlBusLogQueries, schema
 
-SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS event_log (
-        event_id INTEGER PRIMARY KEY AUTOINCREMENT,
-        topic TEXT NOT NULL,
-        payload TEXT NOT NULL,
-        timestamp INTEGER NOT NULL,
-        metadata TEXT,
-        source_trn TEXT,
-        target_trn TEXT,
-        correlation_id TEXT
-    )""",
-    *INDEXES,
-    "CREATE TABLE IF NOT EXISTS bus_rules (rule_id TEXT PRIMARY KEY, body TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS bus_rule_firings (
-        rule_id TEXT NOT NULL, trigger_event_id INTEGER NOT NULL,
-        PRIMARY KEY (rule_id, trigger_event_id))""",
-    "CREATE TABLE IF NOT EXISTS bus_cursors (name TEXT PRIMARY KEY, position INTEGER NOT NULL)",
-)
-_COLUMNS = "event_id, topic, payload, timestamp, metadata, source_trn, target_trn, correlation_id"
+SCHEMA = schema("INTEGER PRIMARY KEY AUTOINCREMENT", "INTEGER")
 
 
 class SQLiteBusLog(SqlBusLogQueries):
@@ -90,7 +71,7 @@ class SQLiteBusLog(SqlBusLogQueries):
     def select(self, query: LogQuery) -> list[StoredEvent]:
         where, values = sql_where(query, "?")
         rows = self._db.execute(
-            f"SELECT {_COLUMNS} FROM event_log WHERE {where} ORDER BY event_id LIMIT ?",
+            f"SELECT {COLUMNS} FROM event_log WHERE {where} ORDER BY event_id LIMIT ?",
             (*values, min(query.limit, MAX_LIMIT))).fetchall()
         return [StoredEvent(*row) for row in rows]
 
