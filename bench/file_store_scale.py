@@ -8,9 +8,9 @@ Workloads (file store and SQLite side by side in one run; compare the ratios):
   read one aggregate: wall time from the open call and the process's peak RSS;
 - 8 writer processes on different aggregates, every commit durable (file ``always``;
   SQLite as eventsourcing configures it), events/s over all processes;
-- 8 writer threads in one process vs one writer, file store ``always``;
-- ``vm list`` over V VMs (default 10,000; ``--quick`` 100) in-process: the fleet view vs
-  one ``get_vm`` per VM.
+- 8 writer threads in one process vs one writer, file store ``always``.
+
+``vm show`` and ``vm list`` at scale are in ``bench.vm_reads``.
 """
 
 from __future__ import annotations
@@ -146,30 +146,8 @@ def writer_threads(path: str, threads: int, commits: int) -> float:
     return threads * commits / seconds
 
 
-def vm_list(kind: str, path: str, vms: int) -> tuple[float, float]:
-    """(fleet view ms, one get_vm per VM ms) for ``vms`` VMs, in-process."""
-    from vmcore.application import ControlPlane
-    from vmcore.domain import VmConfig
-
-    env = _env(kind, path, "none") | {
-        "TRANSCODER_TOPIC": "vmcore_event_store.transcoder:OrjsonTranscoder"
-    }
-    with ControlPlane(env) as cp:
-        for i in range(vms):
-            cp.create_vm(f"vm-{i}", VmConfig())
-        cp.list_vms()  # builds and saves the view once
-    with ControlPlane(env) as cp:
-        started = time.perf_counter()
-        assert vms == len(cp.list_vms())
-        view = time.perf_counter() - started
-        started = time.perf_counter()
-        assert vms == len([cp.get_vm(vm_id) for vm_id in cp.vm_ids()])
-        per_vm = time.perf_counter() - started
-    return 1000 * view, 1000 * per_vm
-
-
 def one_run(root: str, run: int, paths: dict[str, str], oids: dict[str, str], events: int,
-            vms: int, commits: int) -> list[tuple[str, float, float]]:
+            commits: int) -> list[tuple[str, float, float]]:
     """(workload, file store, SQLite) figures of one run; big stores are filled once."""
     rows: list[tuple[str, float, float]] = []
     opened = {kind: open_cost(kind, paths[kind], oids[kind]) for kind in paths}
@@ -184,11 +162,6 @@ def one_run(root: str, run: int, paths: dict[str, str], oids: dict[str, str], ev
     one = writer_threads(os.path.join(root, f"threads-1-{run}"), 1, commits * 2)
     eight = writer_threads(os.path.join(root, f"threads-8-{run}"), 8, commits)
     rows.append(("file: 8 writer threads (file) vs 1 (SQLite col.), ev/s", eight, one))
-    listed = {kind: vm_list(kind, os.path.join(root, f"vms-{kind}-{run}"), vms)
-              for kind in ("file", "sqlite")}
-    rows.append((f"vm list over {vms:,} VMs (fleet view), ms", listed["file"][0],
-                 listed["sqlite"][0]))
-    rows.append(("  one get_vm per VM (before), ms", listed["file"][1], listed["sqlite"][1]))
     return rows
 
 
@@ -196,12 +169,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--events", type=int, default=None)
-    parser.add_argument("--vms", type=int, default=None)
     parser.add_argument("--runs", type=int, default=1, help="measurements after one fill")
     parser.add_argument("--dir", default=None)
     args = parser.parse_args(argv)
     events = args.events or (10_000 if args.quick else 1_000_000)
-    vms = args.vms or (100 if args.quick else 10_000)
     commits = 5 if args.quick else 150
     root = tempfile.mkdtemp(prefix="vmcore-bench-scale-", dir=args.dir)
     runs = []
@@ -211,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         for run in range(args.runs):
             with open("/proc/loadavg") as f:
                 load = f.read().split()[:3]
-            rows = one_run(root, run, paths, oids, events, vms, commits)
+            rows = one_run(root, run, paths, oids, events, commits)
             runs.append(rows)
             print(f"run {run + 1} (load average {' '.join(load)})")
             print(f"{'workload':56} {'file store':>12} {'SQLite':>12}  ratio")

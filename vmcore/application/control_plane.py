@@ -34,6 +34,7 @@ from vmcore.domain import (
     VmConfig,
     VmEvent,
     VmName,
+    VmState,
     name_claim_id,
     project_virtual_machine,
 )
@@ -289,8 +290,13 @@ class ControlPlane(Application[UUID]):
 
     def list_vms(self, *, include_deleted: bool = False) -> list[VmSummary]:
         """One summary row per VM, from the fleet view (see :mod:`.fleet_view`)."""
-        rows = self.fleet_view().rows()
-        return [row for row in rows if include_deleted or row.state.value != "deleted"]
+        return _selected(self.fleet_view().rows(), include_deleted)
+
+    def cached_vms(self, head: int, *, include_deleted: bool = False) -> list[VmSummary] | None:
+        """:meth:`list_vms` without any I/O, if the fleet view has seen every commit up to
+        log position ``head``; else ``None``. For servers that know the newest position."""
+        rows = self.fleet_view().cached(head)
+        return None if rows is None else _selected(rows, include_deleted)
 
     def fleet_view(self) -> FleetView:
         view: FleetView | None = getattr(self, "_fleet_view", None)
@@ -362,3 +368,8 @@ def trn_prefix(pattern: str | None) -> str | None:
         if part in ("*", "**"):
             return ":".join(parts[:index]) + ":"
     return pattern
+
+
+def _selected(rows: list[VmSummary], include_deleted: bool) -> list[VmSummary]:
+    deleted = VmState.DELETED
+    return rows if include_deleted else [row for row in rows if row.state is not deleted]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from attrs import field, frozen
@@ -40,6 +41,7 @@ def parse_memory_size(value: int | str) -> int:
     return size
 
 
+@lru_cache(maxsize=1024)  # a fleet has few distinct sizes, and `vm list` spells one per VM
 def format_memory_size(size: int) -> str:
     """The shortest exact spelling of a size: 536870912 -> '512M'."""
     for unit in ("T", "G", "M", "K"):

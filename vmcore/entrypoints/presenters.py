@@ -16,16 +16,18 @@ _EVENT_BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "meta"
 
 
 def vm_summary(vm: VirtualMachine | VmSummary) -> dict[str, Any]:
+    # `_value_` (enum's documented attribute behind the `value` property) and the cached
+    # `format_memory_size`: `vm list` builds one of these per VM.
     config = vm if isinstance(vm, VmSummary) else vm.config
     return {
         "id": str(vm.id),
         "name": vm.name,
-        "state": vm.state.value,
+        "state": vm.state._value_,
         "reason": vm.reason,
         "version": vm.version,
         "vcpus": config.vcpus,
         "memory": format_memory_size(config.memory),
-        "arch": config.arch.value,
+        "arch": config.arch._value_,
     }
 
 
@@ -101,12 +103,16 @@ def _describe(key: str, value: Any) -> str:
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """A left-aligned text table with a header row."""
-    cells = [[str(column).upper() for column in columns]]
-    cells += [["-" if row.get(c) is None else str(row.get(c)) for c in columns] for row in rows]
-    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-                     .rstrip() for line in cells)
+    """A left-aligned text table with a header row ("-" for a missing value).
+
+    Built a column at a time and formatted a line at a time by one format string: a
+    10,000-VM ``vm list`` is 80,000 cells, so the per-cell cost is what a user waits for.
+    """
+    cells = [[column.upper(), *["-" if row.get(column) is None else str(row[column])
+                                for row in rows]] for column in columns]
+    widths = [max(map(len, column)) for column in cells]
+    line = "  ".join([*(f"{{:<{width}}}" for width in widths[:-1]), "{}"])
+    return "\n".join([line.format(*values).rstrip() for values in zip(*cells, strict=True)])
 
 
 def key_values(record: dict[str, Any]) -> str:

@@ -27,7 +27,7 @@ from vmcore.bus import UnifiedEventBus
 from vmcore.domain import DomainError
 from vmcore.entrypoints.http import events, services, streams, vms
 from vmcore.entrypoints.http.guard import Guard
-from vmcore.entrypoints.http.listing import KnownHead, VmListing
+from vmcore.entrypoints.http.known_head import KnownHead
 from vmcore.entrypoints.http.live import Hub, Tailer
 from vmcore.entrypoints.http.metrics import MetricsMiddleware, ServiceMetrics
 from vmcore.entrypoints.http.openapi import openapi_endpoint
@@ -110,10 +110,9 @@ def create_app(control_plane: ControlPlane, bus: UnifiedEventBus,
     """``services_api``: the ServiceManager behind ``/v1/services`` (503 without one)."""
     settings = settings or ServeSettings()
     hub = Hub(settings.backlog)
-    listing = VmListing(control_plane)
     known_head = KnownHead()
     known_head.watch_commits(control_plane.recorder)
-    metrics = ServiceMetrics(listing, control_plane, hub, bus)
+    metrics = ServiceMetrics(control_plane, hub, bus)
     routes: list[BaseRoute] = [
         Route("/", dashboard, methods=["GET"], name="dashboard"),
         Route("/healthz", healthz, methods=["GET"], name="healthz"),
@@ -148,7 +147,6 @@ def create_app(control_plane: ControlPlane, bus: UnifiedEventBus,
     )
     app.state.control_plane = control_plane
     app.state.hub = hub
-    app.state.listing = listing
     app.state.known_head = known_head
     app.state.settings = settings
     app.state.services = services_api

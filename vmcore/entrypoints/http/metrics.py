@@ -27,22 +27,22 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vmcore.application import ControlPlane
 from vmcore.bus import UnifiedEventBus
 from vmcore.bus.prometheus import BusCollector
 from vmcore.domain import VmState
-from vmcore.entrypoints.http.listing import VmListing
 from vmcore.entrypoints.http.live import Hub
 
 
 class ServiceCollector(Collector):
     """Gauges read when scraped: VMs per state, stream clients, slow clients cut off."""
 
-    def __init__(self, listing: VmListing, hub: Hub) -> None:
-        self.listing = listing
+    def __init__(self, application: ControlPlane, hub: Hub) -> None:
+        self.application = application
         self.hub = hub
 
     def collect(self) -> Iterator[Metric]:
-        states = Tally(vm.state.value for vm in self.listing.list_vms(include_deleted=True))
+        states = Tally(vm.state.value for vm in self.application.list_vms(include_deleted=True))
         vms = GaugeMetricFamily("vmcore_vms", "VMs per lifecycle state", labels=["state"])
         for state in VmState:
             vms.add_metric([state.value], states.get(state.value, 0))
@@ -55,8 +55,7 @@ class ServiceCollector(Collector):
 
 
 class ServiceMetrics:
-    def __init__(self, listing: VmListing, application: Any, hub: Hub,
-                 bus: UnifiedEventBus) -> None:
+    def __init__(self, application: ControlPlane, hub: Hub, bus: UnifiedEventBus) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter("vmcore_http_requests", "HTTP requests answered",
                                 ["method", "route", "status"], registry=self.registry)
@@ -66,7 +65,7 @@ class ServiceMetrics:
         self.append_latency = Histogram("vmcore_store_append_duration_seconds",
                                         "Time to durably append a command's events",
                                         registry=self.registry)
-        self.registry.register(ServiceCollector(listing, hub))
+        self.registry.register(ServiceCollector(application, hub))
         self.registry.register(BusCollector(bus))
         _time_appends(application.recorder, self.append_latency)
 

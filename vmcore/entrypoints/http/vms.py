@@ -110,9 +110,10 @@ def vm_response(vm: VirtualMachine, status: int = 200,
 async def list_vms(request: Request) -> Response:
     include_deleted = request.query_params.get("all", "false").lower() in ("1", "true", "yes")
     state = request.app.state
-    vms = state.listing.cached(state.known_head.position, include_deleted=include_deleted)
+    cp = state.control_plane
+    vms = cp.cached_vms(state.known_head.position, include_deleted=include_deleted)
     if vms is None:
-        vms = await run_in_threadpool(state.listing.list_vms, include_deleted=include_deleted)
+        vms = await run_in_threadpool(cp.list_vms, include_deleted=include_deleted)
     return json_response([vm_summary(vm) for vm in vms])
 
 

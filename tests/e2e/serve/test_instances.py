@@ -1,6 +1,7 @@
-"""Scale-out: two `vmcore serve` processes on one PostgreSQL store. Commands go through one,
-the SSE and WebSocket streams of the other carry them with the same ids, and a client may
-resume on either instance with its Last-Event-ID."""
+"""Scale-out: two `vmcore serve` processes on one store (PostgreSQL, or a file store shared by
+the two processes). Commands go through one, the SSE and WebSocket streams of the other carry
+them with the same ids, its `GET /v1/vms` lists them, and a client may resume on either
+instance with its Last-Event-ID."""
 
 from __future__ import annotations
 
@@ -16,13 +17,16 @@ from tests.e2e.serve.streams import sse_events, ws_events
 from tests.e2e.serve.test_streams import all_ids
 from tests.integration.conftest import create_schema
 
-pytestmark = pytest.mark.postgres
 
-
-def test_commands_through_one_instance_stream_from_the_other(tmp_path: Path) -> None:
-    env = without_token_env() | {"POSTGRES_SCHEMA": create_schema("serve")}
-    with running_server("--rate", "0", store="postgres", cwd=tmp_path, env=env) as a, \
-            running_server("--rate", "0", store="postgres", cwd=tmp_path, env=env) as b, \
+@pytest.mark.parametrize("kind", [pytest.param("postgres", marks=pytest.mark.postgres), "file"])
+def test_commands_through_one_instance_stream_from_the_other(tmp_path: Path, kind: str) -> None:
+    env = without_token_env()
+    store = f"file:{tmp_path / 'store'}"
+    if kind == "postgres":
+        env |= {"POSTGRES_SCHEMA": create_schema("serve")}
+        store = "postgres"
+    with running_server("--rate", "0", store=store, cwd=tmp_path, env=env) as a, \
+            running_server("--rate", "0", store=store, cwd=tmp_path, env=env) as b, \
             httpx.Client(base_url=a.url, timeout=30) as via_a, \
             httpx.Client(base_url=b.url, timeout=30) as via_b:
         live: list[list[dict[str, Any]]] = []
@@ -44,4 +48,6 @@ def test_commands_through_one_instance_stream_from_the_other(tmp_path: Path) -> 
         assert vm_ids[2:] == [e["id"] for e in sse_events(a.url, 2, last_event_id=vm_ids[1])]
         assert vm_ids[1:] == [m["id"] for m in ws_events(b.url, 3, f"after={vm_ids[0]}")]
         assert "running" == via_b.get("/v1/vms/pg-1").json()["state"]
+        assert [("pg-1", "running", 4)] == [(vm["name"], vm["state"], vm["version"])
+                                           for vm in via_b.get("/v1/vms").json()]
         assert 409 == via_b.post("/v1/vms", json={"name": "pg-1"}).status_code

@@ -1,0 +1,165 @@
+"""Reads at scale: ``vm show`` of a long-lived VM and ``vm list`` of a big fleet, the file
+store against vmcore's SQLite store (eventsourcing's SQLite module), and the ``vmcore vm
+list`` command against its own start-up.
+
+Run: ``.venv/bin/python -m bench.vm_reads [--quick] [--runs N] [--events E] [--vms V]``
+
+Each store is filled once through the ControlPlane (real VM events, snapshots every 50 as
+``vmcore`` takes them). Then each run measures, file store and SQLite side by side:
+
+- ``vm show`` of one VM with E events (default 100,000; ``--quick`` 2,000): a fresh
+  ControlPlane opens the store and reads the VM (in-process, ms), and the ``vmcore vm show``
+  command as a process (CPU ms, user + system). Goal (issue 11): <= 1.0x SQLite;
+- ``vm list`` over V VMs (default 10,000; ``--quick`` 200): ``list_vms()`` of a fresh
+  ControlPlane (in-process, ms; the fleet view, saved once by the fill). Goal: <= 50 ms;
+- ``vmcore vm list`` on the V-VM file store against ``vmcore vm list`` on a 3-VM file store
+  (its start-up), CPU and wall of a process, medians of 5 alternating spawns. Goal (issue 11):
+  within 1.3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from bench.startup import timed
+from vmcore.application import ControlPlane
+from vmcore.composition import StoreSpec
+from vmcore.domain import VmConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+KINDS = ("file", "sqlite")
+SPAWNS = 5
+
+
+def _spec(kind: str, root: str, name: str) -> StoreSpec:
+    location = os.path.join(root, name if kind == "file" else f"{name}.db")
+    return StoreSpec(kind, location)
+
+
+def _filling(spec: StoreSpec) -> ControlPlane:
+    return ControlPlane(spec.env() | {"VMCORE_FSYNC": "none"})
+
+
+def fill_long_vm(spec: StoreSpec, events: int) -> str:
+    """One VM with ``events`` events (pause/resume pairs, saved 50 at a time so the
+    ControlPlane snapshots every 50 as it does for single commands)."""
+    with _filling(spec) as cp:
+        vm = cp.get_vm(cp.create_vm("long-lived", VmConfig()))
+        vm.start()
+        while vm.version < events:
+            for _ in range(25):
+                vm.pause()
+                vm.resume()
+            cp.save(vm)
+        return str(vm.id)
+
+
+def fill_fleet(spec: StoreSpec, vms: int) -> None:
+    with _filling(spec) as cp:
+        for i in range(vms):
+            cp.create_vm(f"vm-{i}", VmConfig())
+        cp.list_vms()  # builds and saves the view, as the first `vm list` would
+
+
+def in_process_ms(spec: StoreSpec, read: Callable[[ControlPlane], object], *,
+                  with_open: bool) -> float:
+    """A fresh ControlPlane: ``read`` (and, ``with_open``, opening the store before it)."""
+    started = time.perf_counter()
+    with ControlPlane(spec.env()) as cp:
+        if not with_open:
+            started = time.perf_counter()
+        read(cp)
+        return 1000 * (time.perf_counter() - started)
+
+
+def command_cpu_ms(spec: StoreSpec, *args: str) -> tuple[float, float]:
+    """Median (wall ms, CPU ms) of ``vmcore --store SPEC ARGS`` over a few spawns."""
+    command = [sys.executable, "-m", "vmcore", "--store", str(spec), *args]
+    env = os.environ | {"PYTHONPATH": str(ROOT)}
+    samples = [timed(command, env) for _ in range(SPAWNS)]
+    return (1000 * statistics.median(s[0] for s in samples),
+            1000 * statistics.median(s[1] for s in samples))
+
+
+def _show(cp: ControlPlane, vm_id: str) -> object:
+    return cp.get_vm(vm_id)
+
+
+def one_run(root: str, long_vm: dict[str, str], vms: int) -> list[tuple[str, float, float]]:
+    """(workload, ours, peer) rows of one run; ``long_vm``: the long VM's id per store."""
+    longs = {kind: _spec(kind, root, "long") for kind in KINDS}
+    fleets = {kind: _spec(kind, root, "fleet") for kind in KINDS}
+    shown = {kind: in_process_ms(spec, partial(_show, vm_id=long_vm[kind]), with_open=True)
+             for kind, spec in longs.items()}
+    shown_cli = {kind: command_cpu_ms(spec, "vm", "show", long_vm[kind], "--json")[1]
+                 for kind, spec in longs.items()}
+    listed = {kind: in_process_ms(spec, lambda cp: cp.list_vms(), with_open=False)
+              for kind, spec in fleets.items()}
+    small = _spec("file", root, "small")
+    big_wall, big_cpu = command_cpu_ms(fleets["file"], "vm", "list")
+    small_wall, small_cpu = command_cpu_ms(small, "vm", "list")
+    big_wall_2, big_cpu_2 = command_cpu_ms(fleets["file"], "vm", "list")  # alternate
+    small_wall_2, small_cpu_2 = command_cpu_ms(small, "vm", "list")
+    return [
+        ("vm show: open + get_vm, in-process ms (file / SQLite)", shown["file"], shown["sqlite"]),
+        ("vmcore vm show, CPU ms (file / SQLite)", shown_cli["file"], shown_cli["sqlite"]),
+        (f"vm list over {vms:,} VMs: list_vms(), ms (file / SQLite)", listed["file"],
+         listed["sqlite"]),
+        (f"vmcore vm list, CPU ms ({vms:,} VMs / 3 VMs)", (big_cpu + big_cpu_2) / 2,
+         (small_cpu + small_cpu_2) / 2),
+        (f"vmcore vm list, wall ms ({vms:,} VMs / 3 VMs)", (big_wall + big_wall_2) / 2,
+         (small_wall + small_wall_2) / 2),
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small stores, one run")
+    parser.add_argument("--runs", type=int, default=3, help="measurements after one fill")
+    parser.add_argument("--events", type=int, default=None, help="events of the long VM")
+    parser.add_argument("--vms", type=int, default=None, help="VMs of the fleet")
+    parser.add_argument("--dir", default=None, help="where the stores go (a temporary dir)")
+    args = parser.parse_args(argv)
+    events = args.events or (2_000 if args.quick else 100_000)
+    vms = args.vms or (200 if args.quick else 10_000)
+    runs_wanted = 1 if args.quick else args.runs
+    root = tempfile.mkdtemp(prefix="vmcore-bench-reads-", dir=args.dir)
+    runs: list[list[tuple[str, float, float]]] = []
+    try:
+        started = time.perf_counter()
+        ids = {kind: fill_long_vm(_spec(kind, root, "long"), events) for kind in KINDS}
+        for kind in KINDS:
+            fill_fleet(_spec(kind, root, "fleet"), vms)
+        fill_fleet(_spec("file", root, "small"), 3)
+        print(f"filled: a {events:,}-event VM and {vms:,} VMs in each store"
+              f" ({time.perf_counter() - started:.0f} s)", flush=True)
+        for run in range(runs_wanted):
+            with open("/proc/loadavg") as f:
+                load = " ".join(f.read().split()[:3])
+            rows = one_run(root, ids, vms)
+            runs.append(rows)
+            print(f"run {run + 1} (load average {load})")
+            print(f"{'workload':62} {'ours':>10} {'peer':>10}  ratio")
+            for name, ours, peer in rows:
+                print(f"{name:62} {ours:10,.1f} {peer:10,.1f}  {ours / peer:.2f}x", flush=True)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    if len(runs) > 1:
+        print("ratio over the runs: min / median / max")
+        for i, (name, _, _) in enumerate(runs[0]):
+            ratios = sorted(r[i][1] / r[i][2] for r in runs)
+            print(f"{name:62} {ratios[0]:.2f} / {statistics.median(ratios):.2f} /"
+                  f" {ratios[-1]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
