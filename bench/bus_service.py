@@ -72,7 +72,7 @@ class Servers:
         process = subprocess.Popen(
             [sys.executable, "-m", "vmcore", "bus", "serve", "--config", str(path)],
             cwd=ROOT, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
-        self.processes.append(process)  # type: ignore[arg-type]
+        self.processes.append(process)
         assert process.stdout is not None
         lines = [process.stdout.readline().decode().split() for _ in config]
         return {words[1]: words[-1] for words in lines}
@@ -163,8 +163,9 @@ async def bench_redis(port: int, stream: str, connections: int, count: int
         if not page:
             break
         read += len(page)
-        last = page[-1][0].decode()
-        millis, seq = last.split("-")
+        last = page[-1][0]
+        assert isinstance(last, bytes)
+        millis, seq = last.decode().split("-")
         start = f"{millis}-{int(seq) + 1}"
     read_rate = read / (perf() - started)
     for client in clients:

@@ -19,7 +19,6 @@ import argparse
 import multiprocessing
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,8 @@ from typing import Any
 
 from eventsourcing.persistence import InfrastructureFactory, StoredEvent
 from eventsourcing.utils import Environment
+
+from bench._report import Row, load_average, print_ratio_summary, print_run
 
 _STATE = b'{"vcpus":2,"memory_mib":512,"kernel":"/boot/vmlinuz","tags":["bench"]}'
 _TOPIC = "vmcore.domain:VirtualMachine.Started"
@@ -119,7 +120,7 @@ def writer_processes(kind: str, path: str, processes: int, commits: int) -> floa
             raise RuntimeError(f"a {kind} writer process failed to start")
     started = time.perf_counter()
     go.set()
-    total = sum(done.get(timeout=600) for _ in children)
+    total: float = sum(done.get(timeout=600) for _ in children)
     seconds = time.perf_counter() - started
     for child in children:
         child.join()
@@ -147,9 +148,9 @@ def writer_threads(path: str, threads: int, commits: int) -> float:
 
 
 def one_run(root: str, run: int, paths: dict[str, str], oids: dict[str, str], events: int,
-            commits: int) -> list[tuple[str, float, float]]:
+            commits: int) -> list[Row]:
     """(workload, file store, SQLite) figures of one run; big stores are filled once."""
-    rows: list[tuple[str, float, float]] = []
+    rows: list[Row] = []
     opened = {kind: open_cost(kind, paths[kind], oids[kind]) for kind in paths}
     rows.append((f"open {events:,} events + read one aggregate, s", opened["file"][0],
                  opened["sqlite"][0]))
@@ -180,23 +181,13 @@ def main(argv: list[str] | None = None) -> None:
         paths = {kind: os.path.join(root, f"big-{kind}") for kind in ("file", "sqlite")}
         oids = {kind: _fill(kind, path, events) for kind, path in paths.items()}
         for run in range(args.runs):
-            with open("/proc/loadavg") as f:
-                load = f.read().split()[:3]
-            rows = one_run(root, run, paths, oids, events, commits)
-            runs.append(rows)
-            print(f"run {run + 1} (load average {' '.join(load)})")
-            print(f"{'workload':56} {'file store':>12} {'SQLite':>12}  ratio")
-            for name, ours, peer in rows:
-                print(f"{name:56} {ours:12,.3f} {peer:12,.3f}  {ours / peer:.2f}x", flush=True)
+            load = load_average()
+            runs.append(one_run(root, run, paths, oids, events, commits))
+            print_run(run + 1, load, runs[-1], ours="file store", peer="SQLite", width=56,
+                      decimals=3)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    if len(runs) > 1:
-        print("ratio file/SQLite over the runs: min / median / max")
-        for i, (name, _, _) in enumerate(runs[0]):
-            ratios = sorted(r[i][1] / r[i][2] for r in runs)
-            print(f"{name:56} {ratios[0]:.2f} / {statistics.median(ratios):.2f} /"
-                  f" {ratios[-1]:.2f}")
-
+    print_ratio_summary(runs, title="ratio file/SQLite", width=56)
 
 if __name__ == "__main__":
     main()

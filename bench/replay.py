@@ -106,7 +106,7 @@ def _snapshot_latency(root: Path, events: int, repeats: int) -> None:
     latencies: dict[str, list[float]] = {"sqlite": [], "file": []}
     for kind in latencies:
         location = str(root / f"snap-{kind}") + (".sqlite" if kind == "sqlite" else "")
-        env = StoreSpec(kind, location).env(**({"fsync": "none"} if kind == "file" else {}))
+        env = StoreSpec(kind, location).env(fsync="none" if kind == "file" else None)
         with ControlPlane(env, snapshot_interval=100) as cp:
             vm_id = write_vm(cp, events)
             for _ in range(repeats * 20):

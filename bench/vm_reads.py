@@ -12,6 +12,7 @@ Each store is filled once through the ControlPlane (real VM events, snapshots ev
   command as a process (CPU ms, user + system). Goal (issue 11): <= 1.0x SQLite;
 - ``vm list`` over V VMs (default 10,000; ``--quick`` 200): ``list_vms()`` of a fresh
   ControlPlane (in-process, ms; the fleet view, saved once by the fill). Goal: <= 50 ms;
+  in-process figures are medians of 5 fresh ControlPlanes, process figures of 5 spawns;
 - ``vmcore vm list`` on the V-VM file store against ``vmcore vm list`` on a 3-VM file store
   (its start-up), CPU and wall of a process, medians of 5 alternating spawns. Goal (issue 11):
   within 1.3x.
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from bench._report import Row, load_average, print_ratio_summary, print_run
 from bench.startup import timed
 from vmcore.application import ControlPlane
 from vmcore.composition import StoreSpec
@@ -72,13 +74,17 @@ def fill_fleet(spec: StoreSpec, vms: int) -> None:
 
 def in_process_ms(spec: StoreSpec, read: Callable[[ControlPlane], object], *,
                   with_open: bool) -> float:
-    """A fresh ControlPlane: ``read`` (and, ``with_open``, opening the store before it)."""
-    started = time.perf_counter()
-    with ControlPlane(spec.env()) as cp:
-        if not with_open:
-            started = time.perf_counter()
-        read(cp)
-        return 1000 * (time.perf_counter() - started)
+    """Median over a few fresh ControlPlanes of ``read`` (and, ``with_open``, of opening
+    the store before it), in ms."""
+    samples = []
+    for _ in range(SPAWNS):
+        started = time.perf_counter()
+        with ControlPlane(spec.env()) as cp:
+            if not with_open:
+                started = time.perf_counter()
+            read(cp)
+            samples.append(1000 * (time.perf_counter() - started))
+    return statistics.median(samples)
 
 
 def command_cpu_ms(spec: StoreSpec, *args: str) -> tuple[float, float]:
@@ -94,7 +100,7 @@ def _show(cp: ControlPlane, vm_id: str) -> object:
     return cp.get_vm(vm_id)
 
 
-def one_run(root: str, long_vm: dict[str, str], vms: int) -> list[tuple[str, float, float]]:
+def one_run(root: str, long_vm: dict[str, str], vms: int) -> list[Row]:
     """(workload, ours, peer) rows of one run; ``long_vm``: the long VM's id per store."""
     longs = {kind: _spec(kind, root, "long") for kind in KINDS}
     fleets = {kind: _spec(kind, root, "fleet") for kind in KINDS}
@@ -133,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     vms = args.vms or (200 if args.quick else 10_000)
     runs_wanted = 1 if args.quick else args.runs
     root = tempfile.mkdtemp(prefix="vmcore-bench-reads-", dir=args.dir)
-    runs: list[list[tuple[str, float, float]]] = []
+    runs: list[list[Row]] = []
     try:
         started = time.perf_counter()
         ids = {kind: fill_long_vm(_spec(kind, root, "long"), events) for kind in KINDS}
@@ -143,23 +149,12 @@ def main(argv: list[str] | None = None) -> None:
         print(f"filled: a {events:,}-event VM and {vms:,} VMs in each store"
               f" ({time.perf_counter() - started:.0f} s)", flush=True)
         for run in range(runs_wanted):
-            with open("/proc/loadavg") as f:
-                load = " ".join(f.read().split()[:3])
-            rows = one_run(root, ids, vms)
-            runs.append(rows)
-            print(f"run {run + 1} (load average {load})")
-            print(f"{'workload':62} {'ours':>10} {'peer':>10}  ratio")
-            for name, ours, peer in rows:
-                print(f"{name:62} {ours:10,.1f} {peer:10,.1f}  {ours / peer:.2f}x", flush=True)
+            load = load_average()
+            runs.append(one_run(root, ids, vms))
+            print_run(run + 1, load, runs[-1])
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    if len(runs) > 1:
-        print("ratio over the runs: min / median / max")
-        for i, (name, _, _) in enumerate(runs[0]):
-            ratios = sorted(r[i][1] / r[i][2] for r in runs)
-            print(f"{name:62} {ratios[0]:.2f} / {statistics.median(ratios):.2f} /"
-                  f" {ratios[-1]:.2f}")
-
+    print_ratio_summary(runs)
 
 if __name__ == "__main__":
     main()

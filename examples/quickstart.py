@@ -30,7 +30,7 @@ def main(store: str) -> int:
     print("at version 3 it was", control_plane.get_vm(vm_id, version=3).state.value)
     same = control_plane.replay_vm(vm_id) == control_plane.get_vm(vm_id)
     print("replay equals live state:", same)
-    print("lifecycle statistics:", container.services()["lifecycle"].counts())  # type: ignore[attr-defined]
+    print("lifecycle statistics:", container.services()["lifecycle"].counts())
     control_plane.close()
     container.bus().stop()
     return 0 if same else 1

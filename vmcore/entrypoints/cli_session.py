@@ -62,11 +62,12 @@ class CliSession:
         return _open(self._new_container())
 
     def emit(self, data: Any, text: str | Callable[[], str]) -> None:
-        """Writes ``data`` as JSON with ``--json``, else ``text`` (or what it returns)."""
+        """Writes ``data`` as JSON with ``--json``, else ``text``; either may be a function
+        returning it (for output too big to build when it is not shown)."""
         if self.json:
             from vmcore.entrypoints.presenters import to_json
 
-            self.out.write(to_json(data) + "\n")
+            self.out.write(to_json(data() if callable(data) else data) + "\n")
         else:
             self.out.write((text if isinstance(text, str) else text()) + "\n")
 

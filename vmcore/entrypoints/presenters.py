@@ -15,20 +15,39 @@ _EVENT_BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "meta"
                       "originator_topic"}
 
 
-def vm_summary(vm: VirtualMachine | VmSummary) -> dict[str, Any]:
-    # `_value_` (enum's documented attribute behind the `value` property) and the cached
-    # `format_memory_size`: `vm list` builds one of these per VM.
-    config = vm if isinstance(vm, VmSummary) else vm.config
+def summary_columns(vms: Sequence[VirtualMachine | VmSummary]) -> dict[str, list[Any]]:
+    """What ``vm list`` shows of each VM, a column per field (JSON values).
+
+    Built a column at a time (``vm list`` over 10,000 VMs is 80,000 values): enum values
+    through ``_value_`` (the documented attribute behind the slower ``value`` property),
+    memory sizes through the cached ``format_memory_size``.
+    """
+    configs = [vm if isinstance(vm, VmSummary) else vm.config for vm in vms]
     return {
-        "id": str(vm.id),
-        "name": vm.name,
-        "state": vm.state._value_,
-        "reason": vm.reason,
-        "version": vm.version,
-        "vcpus": config.vcpus,
-        "memory": format_memory_size(config.memory),
-        "arch": config.arch._value_,
+        "id": list(map(str, (vm.id for vm in vms))),
+        "name": [vm.name for vm in vms],
+        "state": [vm.state._value_ for vm in vms],
+        "reason": [vm.reason for vm in vms],
+        "version": [vm.version for vm in vms],
+        "vcpus": [config.vcpus for config in configs],
+        "memory": list(map(format_memory_size, (config.memory for config in configs))),
+        "arch": [config.arch._value_ for config in configs],
     }
+
+
+def rows_of(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The columns as one dict per row."""
+    names = list(columns)
+    return [dict(zip(names, values, strict=True))
+            for values in zip(*columns.values(), strict=True)]
+
+
+def vm_summaries(vms: Sequence[VirtualMachine | VmSummary]) -> list[dict[str, Any]]:
+    return rows_of(summary_columns(vms))
+
+
+def vm_summary(vm: VirtualMachine | VmSummary) -> dict[str, Any]:
+    return vm_summaries([vm])[0]
 
 
 def vm_detail(vm: VirtualMachine) -> dict[str, Any]:
@@ -103,16 +122,24 @@ def _describe(key: str, value: Any) -> str:
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """A left-aligned text table with a header row ("-" for a missing value).
+    """A left-aligned text table with a header row ("-" for a missing value)."""
+    return column_table({column: [row.get(column) for row in rows] for column in columns})
 
-    Built a column at a time and formatted a line at a time by one format string: a
-    10,000-VM ``vm list`` is 80,000 cells, so the per-cell cost is what a user waits for.
+
+def column_table(columns: dict[str, list[Any]]) -> str:
+    """:func:`table` of columns given in the order they are shown.
+
+    Padded a column at a time and joined a line at a time in C loops: a 10,000-VM
+    ``vm list`` is 80,000 cells, so the per-cell cost is what a user waits for.
     """
-    cells = [[column.upper(), *["-" if row.get(column) is None else str(row[column])
-                                for row in rows]] for column in columns]
-    widths = [max(map(len, column)) for column in cells]
-    line = "  ".join([*(f"{{:<{width}}}" for width in widths[:-1]), "{}"])
-    return "\n".join([line.format(*values).rstrip() for values in zip(*cells, strict=True)])
+    cells = [[name.upper(), *["-" if value is None else str(value) for value in values]]
+             for name, values in columns.items()]
+    *left, last = cells
+    widths = [max(map(len, column)) for column in left]
+    padded = [[cell.ljust(width) for cell in column]
+              for column, width in zip(left, widths, strict=True)]
+    lines = map("  ".join, zip(*padded, last, strict=True))
+    return "\n".join([line.rstrip() for line in lines])
 
 
 def key_values(record: dict[str, Any]) -> str:

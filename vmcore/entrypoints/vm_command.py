@@ -112,7 +112,7 @@ def run_vm_command(args: argparse.Namespace, session: CliSession) -> int:
         from vmcore.entrypoints.remote import run_remote
 
         return run_remote(args, session)
-    from vmcore.entrypoints.presenters import event_record, table, vm_summary
+    from vmcore.entrypoints.presenters import column_table, event_record, rows_of, summary_columns
 
     cp = session.control_plane()
     command = args.vm_command
@@ -124,8 +124,9 @@ def run_vm_command(args: argparse.Namespace, session: CliSession) -> int:
                           max_memory=args.max_memory)
         _show(cp.get_vm(cp.create_vm(args.name, config, tags=args.tags)), session)
     elif command == "list":
-        rows = [vm_summary(vm) for vm in cp.list_vms(include_deleted=args.all)]
-        session.emit(rows, lambda: table(rows, VM_COLUMNS))
+        columns = summary_columns(cp.list_vms(include_deleted=args.all))
+        session.emit(lambda: rows_of(columns),
+                     lambda: column_table({name: columns[name] for name in VM_COLUMNS}))
     elif command == "show":
         _show(cp.get_vm(args.vm, version=args.at_version), session, detail=True)
     elif command == "history":

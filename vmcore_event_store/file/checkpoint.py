@@ -125,17 +125,20 @@ def read_fingerprint(path: str, end: int) -> bytes | None:
 class IndexFile:
     """One open ``index.sqlite`` (read-only unless ``writable``)."""
 
-    def __init__(self, directory: str, *, writable: bool) -> None:
-        self.path = os.path.join(directory, INDEX_NAME)
+    def __init__(self, path: str, *, writable: bool, create: bool = False) -> None:
+        """Opens the file at ``path``; ``create`` makes its tables (only a new file needs
+        them: an existing file without them is unreadable, and so rebuilt)."""
+        self.path = path
         self.writable = writable
         if writable:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=DELETE")
+            # The rollback journal (SQLite's default, never changed here) and full syncs.
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=200")
-            self._db.executescript(_SCHEMA)
+            if create:
+                self._db.executescript(_SCHEMA)
         else:
-            uri = f"file:{self.path}?mode=ro"
+            uri = f"file:{path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout=200")
 
@@ -146,7 +149,7 @@ class IndexFile:
         if not os.path.exists(path):
             return None
         writable = os.access(path, os.W_OK) and os.access(directory, os.W_OK)
-        return cls(directory, writable=writable)
+        return cls(path, writable=writable)
 
     def close(self) -> None:
         self._db.close()
@@ -327,14 +330,7 @@ def create_index(directory: str, temporary: bool = False) -> IndexFile:
     for suffix in ("", "-journal"):
         if temporary and os.path.exists(path + suffix):
             os.remove(path + suffix)
-    index = IndexFile.__new__(IndexFile)
-    index.path = path
-    index.writable = True
-    index._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-    index._db.execute("PRAGMA journal_mode=DELETE")
-    index._db.execute("PRAGMA synchronous=FULL")
-    index._db.executescript(_SCHEMA)
-    return index
+    return IndexFile(path, writable=True, create=True)
 
 
 def build_index(directory: str) -> Checkpoint:

@@ -50,7 +50,7 @@ def _everything(factory: FileInfrastructureFactory, oids: list[UUID]) -> tuple[o
 
 
 def _checkpoint_id(store: Path) -> int:
-    index = IndexFile(str(store / "events"), writable=False)
+    index = IndexFile(str(store / "events" / INDEX_NAME), writable=False)
     try:
         loaded = index.load()
     finally:

@@ -30,7 +30,7 @@ from vmcore.entrypoints.http.bodies import (
 )
 from vmcore.entrypoints.http.problems import Problem
 from vmcore.entrypoints.http.responses import json_response
-from vmcore.entrypoints.presenters import event_record, vm_detail, vm_summary
+from vmcore.entrypoints.presenters import event_record, vm_detail, vm_summaries
 
 DomainCall = Callable[[VirtualMachine, Any, CommandContext], None]
 COMMANDS: dict[str, tuple[type[Body], DomainCall | None]] = {
@@ -114,7 +114,7 @@ async def list_vms(request: Request) -> Response:
     vms = cp.cached_vms(state.known_head.position, include_deleted=include_deleted)
     if vms is None:
         vms = await run_in_threadpool(cp.list_vms, include_deleted=include_deleted)
-    return json_response([vm_summary(vm) for vm in vms])
+    return json_response(vm_summaries(vms))
 
 
 async def create_vm(request: Request) -> Response:
