@@ -2,10 +2,10 @@
 until SIGTERM or SIGINT.
 
 The server runs on uvloop's event loop when it is installed (it is a dependency on Linux and
-macOS), else on asyncio's. uvloop is libuv under asyncio's API; here it roughly tripled
-durable emits with one connection (each answer waits for the storage thread to hand its
-result back to the loop, which is cheaper in libuv) and cut the loop's CPU per request
-(docs/performance.md, "Bus service").
+macOS), else on asyncio's. uvloop is libuv under asyncio's API; here it takes less CPU per
+request than asyncio's loop (socket I/O and the storage thread's hand-back to the loop are
+in C), which showed as 1.2-1.4x the durable emits with 16 connections (docs/performance.md,
+"Bus service").
 """
 
 from __future__ import annotations
