@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -168,3 +169,10 @@ def test_storage_calls_run_after_the_emits_queued_before_them(tmp_path: Path) ->
     seen, acknowledged = asyncio.run(scenario())
     assert list(range(1, 11)) == acknowledged
     assert acknowledged == seen
+
+
+def test_an_instance_never_started_closes_its_log(tmp_path: Path) -> None:
+    log = WatchedLog(tmp_path / "bus.db")
+    asyncio.run(instance_on(log).close())
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        log.select(LogQuery())

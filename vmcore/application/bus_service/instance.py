@@ -121,9 +121,11 @@ class BusInstance:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.broadcaster.close()
-        await self.storage(self.log.close)
-        if self._storage is not None:
+        if self._storage is not None and self._storage.started:
+            await self.storage(self.log.close)  # after every emit already queued
             await self._storage.stop()
+        else:
+            self.log.close()
 
     async def _guard(self, run: Callable[[int], Any], position: int) -> None:
         while True:

@@ -70,6 +70,10 @@ class StorageThread:
         self._loop = asyncio.get_running_loop()
         self._thread.start()
 
+    @property
+    def started(self) -> bool:
+        return self._loop is not None
+
     def emit(self, event: NewEvent) -> asyncio.Future[StoredEvent]:
         """Store ``event`` in the next group commit; the future is its stored record, or the
         storage error when its transaction failed."""
