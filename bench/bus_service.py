@@ -11,6 +11,12 @@ vs XADD, then a paged read of everything: poll_events vs XRANGE (100 per page).
 
 Goals (issue 16): memory instance >= 0.5x Redis XADD; persistent instance >= 1x Redis with
 appendfsync always; p99 < 5 ms at 16 connections.
+
+With one connection a durable emit cannot share its fsync, so the disk sets the pace: the run
+ends with the floors, measured in the same directory: ``fdatasync`` after appending 250 bytes
+to a growing file (what Redis's AOF does per write) and after rewriting 5 WAL frames in place
+(20 KiB: what one SQLite commit of one event writes here, the WAL being reused after each
+checkpoint).
 """
 
 from __future__ import annotations
@@ -117,6 +123,25 @@ async def run_writers(emitters: list[Emit], per_connection: int) -> tuple[float,
     return len(latencies) / elapsed, latencies
 
 
+def fdatasync_floor(directory: Path, size: int, grow: bool, count: int = 300) -> float:
+    """Writes + fdatasyncs per second: ``size`` bytes appended, or rewritten in place."""
+    path = directory / f"floor-{size}-{grow}"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
+    try:
+        if not grow:
+            os.posix_fallocate(fd, 0, size)
+            os.fsync(fd)
+        data = b"x" * size
+        started = perf()
+        for n in range(count):
+            os.pwrite(fd, data, n * size if grow else 0)
+            os.fdatasync(fd)
+        return count / (perf() - started)
+    finally:
+        os.close(fd)
+        path.unlink()
+
+
 def p99(latencies: list[float]) -> float:
     ordered = sorted(latencies)
     return ordered[int(len(ordered) * 0.99) - 1] * 1000
@@ -198,6 +223,8 @@ async def main_async(quick: bool, repeats: int) -> None:
                         results["redis"].append(await bench_redis(port, name, connections,
                                                                   count))
                     rows.append((label, connections, results))
+            floors = (fdatasync_floor(Path(tmp), 250, grow=True),
+                      fdatasync_floor(Path(tmp), 5 * (4096 + 24), grow=False))
         finally:
             servers.stop()
     print(f"loadavg: {Path('/proc/loadavg').read_text().strip()}  (shared machine)")
@@ -218,6 +245,8 @@ async def main_async(quick: bool, repeats: int) -> None:
               f" {read:>9.2f}x")
         print(f"{'':42} {'':>4} emit ratio min/median/max over {len(ratios)} runs:"
               f" {ratios[0]:.2f}/{statistics.median(ratios):.2f}/{ratios[-1]:.2f}")
+    print(f"disk floor, one writer: append 250 B + fdatasync {floors[0]:,.0f}/s;"
+          f" rewrite 20 KiB + fdatasync {floors[1]:,.0f}/s")
 
 
 def main() -> None:

@@ -117,7 +117,9 @@ def run_serve(args: argparse.Namespace, open_store: Any) -> int:
     manager = container.services()
     manager.start_health_checks()
     app = create_app(cp, bus, settings, ServicesApi(manager))
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning",
+    # loop="asyncio": uvicorn would pick uvloop (a dependency, for `vmcore bus serve`) by
+    # itself; this server is built, tested and measured on asyncio's loop
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", loop="asyncio",
                             timeout_graceful_shutdown=GRACE_SECONDS, lifespan="on",
                             ws_max_size=1 << 20, ws_ping_interval=settings.heartbeat,
                             timeout_keep_alive=30,

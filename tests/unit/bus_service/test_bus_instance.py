@@ -43,12 +43,12 @@ def config(**fields: Any) -> Any:
 def test_a_full_queue_makes_emitters_wait_then_fail_clearly() -> None:
     async def scenario() -> tuple[RpcError, list[dict[str, Any]]]:
         log = GatedLog()
-        instance = BusInstance(config(queue_size=1, emit_wait_ms=0), log, now_ms=lambda: 7)
+        instance = BusInstance(config(queue_size=2, emit_wait_ms=0), log, now_ms=lambda: 7)
         await instance.start()
         first = asyncio.create_task(instance.emit({"topic": "t", "payload": 1}))
         await asyncio.to_thread(log.entered.wait, 30)  # the writer holds the first
         second = asyncio.create_task(instance.emit({"topic": "t", "payload": 2}))
-        while not instance._queue.full():
+        while instance.queued < 2:  # the one being stored counts too
             await asyncio.sleep(0)
         with pytest.raises(RpcError) as refused:
             await instance.emit({"topic": "t", "payload": 3})

@@ -1,10 +1,14 @@
-"""One bus instance (seed 002's EventBusInstance): a bounded emit queue drained by one writer
-(group commit: one transaction per batch, so a durable emit is answered after its fsync),
-polling, topics, push subscriptions and, when enabled, the rules engine.
+"""One bus instance (seed 002's EventBusInstance): emits, polling, topics, push subscriptions
+and, when enabled, the rules engine.
 
-Storage calls run in one worker thread per durable instance; the in-memory log is called on
-the event loop. Events reach subscribers and the rules engine in event_id order; a durable
-log is also re-read periodically, so events another process stored are pushed too.
+A durable log is owned by one :class:`~vmcore.application.bus_service.storage.StorageThread`:
+every storage call runs there in order, and the emits that queue up while a commit is in
+flight go in the next transaction together (group commit), so a durable emit is answered
+after its fsync and concurrent emitters share fsyncs. At most ``queue_size`` emits wait for
+storage; past that, emitters wait up to ``emit_wait_ms``, then fail with a clear error. The
+in-memory log is called on the event loop. Events reach subscribers and the rules engine in
+event_id order; a durable log is also re-read periodically, so events another process stored
+are pushed too.
 
 Waits with a deadline use ``asyncio.timeout``, never ``asyncio.wait_for``: on Python 3.11,
 ``wait_for`` returns the result, dropping a ``cancel()``, when the awaited thing finishes in the
@@ -18,7 +22,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import orjson
@@ -41,12 +44,12 @@ from vmcore.application.bus_service.errors import (
     bad_params,
 )
 from vmcore.application.bus_service.rules import Rule, parse_rule, rule_body
+from vmcore.application.bus_service.storage import StorageThread
 from vmcore.application.bus_service.subscriptions import Broadcaster, Subscription
 from vmcore.application.bus_service.tools import Tool
 from vmcore_event_store.bus_log import MAX_LIMIT, BusLog, LogQuery, NewEvent, StoredEvent
 
 T = TypeVar("T")
-_BATCH = 512
 _log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25
 """How often a durable instance re-reads its log for events other processes stored."""
@@ -62,9 +65,10 @@ class BusInstance:
         self.config = config
         self.log = log
         self.now_ms = now_ms
-        self._executor = ThreadPoolExecutor(1, f"bus-{config.id}") if log.durable else None
-        self._queue: asyncio.Queue[tuple[NewEvent, asyncio.Future[StoredEvent]]] = (
-            asyncio.Queue(config.queue_size))
+        self._storage = (StorageThread(log, f"bus-{config.id}", self._appended)
+                         if log.durable else None)
+        self._queue_slots = asyncio.Semaphore(config.queue_size)
+        self._queued = 0
         self.broadcaster = Broadcaster(config.subscriber_buffer)
         self._recent: dict[int, StoredEvent] = {}
         self._published = 0
@@ -79,16 +83,21 @@ class BusInstance:
             tool_timeout=config.tool_timeout_ms / 1000)
 
     async def storage(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        if self._executor is None:
+        if self._storage is None:
             return function(*args, **kwargs)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, lambda: function(*args, **kwargs))
+        return await self._storage.call(function, *args, **kwargs)
+
+    @property
+    def queued(self) -> int:
+        """Emits waiting for storage (at most ``queue_size``)."""
+        return self._queued
 
     async def start(self) -> None:
+        if self._storage is not None:
+            self._storage.start()
         self._published = await self.storage(self.log.last_event_id)
         self.engine.rules = await self._load_rules()
-        self._tasks = [asyncio.create_task(self._writer()),
-                       asyncio.create_task(self._publisher())]
+        self._tasks = [asyncio.create_task(self._publisher())]
         if self.config.enable_rules:
             position = await self.storage(self.log.cursor, CURSOR)
             self._tasks.append(asyncio.create_task(self._guard(self.engine.run, position)))
@@ -112,9 +121,11 @@ class BusInstance:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.broadcaster.close()
-        await self.storage(self.log.close)
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
+        if self._storage is not None and self._storage.started:
+            await self.storage(self.log.close)  # after every emit already queued
+            await self._storage.stop()
+        else:
+            self.log.close()
 
     async def _guard(self, run: Callable[[int], Any], position: int) -> None:
         while True:
@@ -132,45 +143,32 @@ class BusInstance:
     async def emit(self, params: Any) -> dict[str, Any]:
         event = parse_envelope(params, allowed_sources=self.config.allowed_sources,
                                now_ms=self.now_ms)
-        if self._executor is None and self._queue.empty():
-            # the in-memory log appends synchronously: with nothing queued, this is in order
+        if self._storage is None:  # the in-memory log appends at once, in order
             appended = self.log.append([event])
             assert appended
             self._appended(appended)
             return {"event_id": appended[0].event_id, "timestamp": appended[0].timestamp}
-        future: asyncio.Future[StoredEvent] = asyncio.get_running_loop().create_future()
-        try:
-            self._queue.put_nowait((event, future))
-        except asyncio.QueueFull:
+        slots = self._queue_slots
+        if slots.locked():
             try:
                 async with asyncio.timeout(self.config.emit_wait_ms / 1000):
-                    await self._queue.put((event, future))
+                    await slots.acquire()
             except TimeoutError:
                 raise RpcError(QUEUE_FULL, "Queue full",
                                f"bus {self.config.id!r}: the emit queue held"
                                f" {self.config.queue_size} events for"
                                f" {self.config.emit_wait_ms} ms; retry later") from None
-        stored = await future
+        else:
+            await slots.acquire()  # free: returns at once
+        self._queued += 1
+        try:
+            stored = await self._storage.emit(event)
+        except Exception as error:
+            raise RpcError(STORAGE_FAILED, "Storage failed", str(error)[:500]) from error
+        finally:
+            self._queued -= 1
+            slots.release()
         return {"event_id": stored.event_id, "timestamp": stored.timestamp}
-
-    async def _writer(self) -> None:
-        while True:
-            items = [await self._queue.get()]
-            while len(items) < _BATCH and not self._queue.empty():
-                items.append(self._queue.get_nowait())
-            try:
-                stored = await self.append([event for event, _ in items])
-                assert stored is not None
-            except Exception as error:
-                _log.exception("bus %s: storing %d events failed", self.config.id, len(items))
-                failure = RpcError(STORAGE_FAILED, "Storage failed", str(error)[:500])
-                for _, future in items:
-                    if not future.done():
-                        future.set_exception(failure)
-                continue
-            for (_, future), record in zip(items, stored, strict=True):
-                if not future.done():
-                    future.set_result(record)
 
     async def append(self, events: list[NewEvent], **kwargs: Any) -> list[StoredEvent] | None:
         """Store ``events`` (see :meth:`BusLog.append`) and publish them."""

@@ -5,7 +5,6 @@ Answers print as JSON, one object per line."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
@@ -78,9 +77,9 @@ def run_bus_command(args: argparse.Namespace, session: CliSession) -> int:
     out = session.out
     if args.bus_command == "serve":
         from vmcore.application.bus_service import load_config
-        from vmcore.entrypoints.bus_service.serve import serve
+        from vmcore.entrypoints.bus_service.serve import run_serve
 
-        return asyncio.run(serve(load_config(args.bus_config), out))
+        return run_serve(load_config(args.bus_config), out)
     try:
         client = BlockingBusClient(args.url)
     except ValueError as error:

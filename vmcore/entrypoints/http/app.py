@@ -66,8 +66,12 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     state = request.app.state
     try:
-        position = await asyncio.wait_for(
-            run_in_threadpool(head_position, state.control_plane), READY_TIMEOUT)
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can drop a cancel (gh-86296)
+        async with asyncio.timeout(READY_TIMEOUT):
+            position = await run_in_threadpool(head_position, state.control_plane)
+    except TimeoutError:
+        return problem_response(503, f"store unreachable: no answer in {READY_TIMEOUT} s",
+                                kind="not-ready")
     except Exception as error:
         return problem_response(503, f"store unreachable: {error}".splitlines()[0],
                                 kind="not-ready")
