@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid5
 
 from attrs import frozen
@@ -31,10 +31,13 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoder,
 )
-from eventsourcing.utils import get_topic
 
-from vmcore.domain import Architecture, VirtualMachine, VmState
-from vmcore.domain.events import EVENT_CLASSES
+from vmcore.domain.config import Architecture
+from vmcore.domain.lifecycle import VmState
+from vmcore.domain.stored_topics import VM_EVENT_TOPICS
+
+if TYPE_CHECKING:  # the aggregate (and the event classes) load only when a VM is read
+    from vmcore.domain.aggregate import VirtualMachine
 
 __all__ = ["FleetView", "VmSummary"]
 
@@ -89,7 +92,7 @@ class FleetView:
         self.views = views
         self._transcoder = transcoder
         self._get_vm = get_vm
-        self._topics = [get_topic(cls) for cls in EVENT_CLASSES]
+        self._topics = list(VM_EVENT_TOPICS)
 
     def rows(self) -> list[VmSummary]:
         """Every VM ever created (deleted ones included), in creation order."""
