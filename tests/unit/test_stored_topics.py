@@ -11,3 +11,11 @@ from vmcore.domain.stored_topics import VM_EVENT_TOPICS
 
 def test_the_stored_topics_are_those_of_the_event_classes_in_order() -> None:
     assert tuple(get_topic(cls) for cls in EVENT_CLASSES) == VM_EVENT_TOPICS
+
+
+def test_the_fleet_view_id_is_the_uuid5_of_its_name() -> None:
+    from uuid import UUID, uuid5
+
+    from vmcore.application.fleet_view import VIEW_ID
+
+    assert uuid5(UUID(int=0), "vmcore.fleet-view") == VIEW_ID

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from contextlib import suppress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from attrs import frozen
 from eventsourcing.persistence import (
@@ -41,7 +41,8 @@ if TYPE_CHECKING:  # the aggregate (and the event classes) load only when a VM i
 
 __all__ = ["FleetView", "VmSummary"]
 
-VIEW_ID = uuid5(UUID(int=0), "vmcore.fleet-view")
+VIEW_ID = UUID("469a7ba4-cc44-5e81-aa3f-7a9ff58a9cba")
+"""``uuid5(UUID(int=0), "vmcore.fleet-view")``, written out: ``uuid5`` imports hashlib."""
 VIEW_TOPIC = "vmcore.fleet-view:1"
 
 
