@@ -32,7 +32,6 @@ from vmcore.application.errors import (
 from vmcore.application.fleet_view import FleetView, VmSummary
 from vmcore.application.retries import retry_on_conflict
 from vmcore.domain.lifecycle import PauseReason
-from vmcore_event_store.file.errors import CorruptRecordError
 
 if TYPE_CHECKING:
     from vmcore.application.queries import EventQuery
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from vmcore.domain.metadata import CommandContext
     from vmcore.domain.naming import VmName
     from vmcore.domain.runtime import RuntimeEvent
+    from vmcore_event_store.file.errors import CorruptRecordError
 
 _log = logging.getLogger(__name__)
 SNAPSHOT_FAILED_TOPIC = "store.snapshot_failed"
@@ -87,7 +87,12 @@ class ControlPlane(Application[UUID]):
         with ``vmcore store salvage``)."""
         try:
             return super().construct_snapshot_store()
-        except CorruptRecordError as error:
+        except Exception as error:
+            # Imported here, not with this module: it would load the whole file store.
+            from vmcore_event_store.file.errors import CorruptRecordError
+
+            if not isinstance(error, CorruptRecordError):
+                raise
             self.snapshot_store_error = error
             _log.warning("snapshots unavailable, reading events only: %s", error)
             return None
