@@ -10,11 +10,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from vmcore.application.control_plane import (
-        DEFAULT_SNAPSHOT_INTERVAL,
-        ControlPlane,
-        retry_on_conflict,
-    )
+    from vmcore.application.control_plane import DEFAULT_SNAPSHOT_INTERVAL, ControlPlane
     from vmcore.application.errors import (
         ConcurrencyConflict,
         ConfigurationError,
@@ -25,11 +21,12 @@ if TYPE_CHECKING:
         VmNotFound,
     )
     from vmcore.application.queries import EventQuery
+    from vmcore.application.retries import retry_on_conflict
 
 _LAZY = {
     "DEFAULT_SNAPSHOT_INTERVAL": "vmcore.application.control_plane",
     "ControlPlane": "vmcore.application.control_plane",
-    "retry_on_conflict": "vmcore.application.control_plane",
+    "retry_on_conflict": "vmcore.application.retries",
     "ConcurrencyConflict": "vmcore.application.errors",
     "ConfigurationError": "vmcore.application.errors",
     "NameTaken": "vmcore.application.errors",

@@ -30,7 +30,6 @@ from vmcore.application.errors import (
     VmNotFound,
 )
 from vmcore.application.fleet_view import FleetView, VmSummary
-from vmcore.application.retries import retry_on_conflict
 from vmcore.domain.lifecycle import PauseReason
 
 if TYPE_CHECKING:
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger(__name__)
 SNAPSHOT_FAILED_TOPIC = "store.snapshot_failed"
-__all__ = ["DEFAULT_SNAPSHOT_INTERVAL", "ControlPlane", "retry_on_conflict"]
+__all__ = ["DEFAULT_SNAPSHOT_INTERVAL", "ControlPlane"]
 
 EventPublisher = Callable[[object], None]
 DEFAULT_SNAPSHOT_INTERVAL = 50
