@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli_runner import vmcore_env
+from tests.e2e.cli_runner import vmcore, vmcore_env
 
 # Loaded by commands that run guests, serve, copy stores or talk to PostgreSQL only. (The
 # `mmu` service itself, a registry of attached vCPUs, loads with every writing command.)
@@ -42,6 +42,33 @@ def loaded(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> set
 def test_reading_commands_load_no_heavy_module(tmp_path: Path, args: tuple[str, ...]) -> None:
     modules = loaded(tmp_path, *args)
     assert [] == [name for name in HEAVY if name in modules]
+
+
+# What `vm list` does not need once the fleet view is up to date: it reads one view record,
+# decodes no event, so neither the event classes nor the aggregates are built; it publishes
+# nothing, so no part of the bus loads; it names no service, so the services' settings stay
+# unloaded; it fails at nothing, so the error descriptions stay unloaded.
+NOT_FOR_A_CURRENT_LIST = ("vmcore.domain.events", "vmcore.domain.aggregate",
+                          "vmcore.domain.naming", "vmcore.domain.evolution",
+                          "vmcore.application.queries", "vmcore.application.services.settings",
+                          "vmcore.bus", "vmcore.entrypoints.cli_errors", "hashlib")
+
+
+def test_listing_from_an_up_to_date_fleet_view_builds_no_event_class(tmp_path: Path) -> None:
+    for name in ("web-1", "db-1"):
+        assert 0 == vmcore("vm", "create", "--name", name, cwd=tmp_path).returncode
+    first = vmcore("vm", "list", cwd=tmp_path)  # catches up: reads both VMs, saves the view
+    assert ["db-1", "web-1"] == sorted(line.split()[0] for line in first.stdout.splitlines()[1:])
+    modules = loaded(tmp_path, "vm", "list")
+    assert [] == [name for name in NOT_FOR_A_CURRENT_LIST if name in modules]
+    assert {"vmcore.application.fleet_view", "vmcore_event_store.file"} <= modules
+
+
+def test_listing_after_a_change_reads_the_changed_vm(tmp_path: Path) -> None:
+    """The other side of the test above: the classes do load when there is an event to read."""
+    assert 0 == vmcore("vm", "create", "--name", "web-1", cwd=tmp_path).returncode
+    modules = loaded(tmp_path, "vm", "list")
+    assert {"vmcore.domain.events", "vmcore.domain.aggregate"} <= modules
 
 
 def test_help_loads_neither_the_domain_nor_a_store(tmp_path: Path) -> None:

@@ -3,6 +3,11 @@
 Each use case loads a VM (or creates one), runs one domain command and saves the new
 events atomically; after the commit every stored event is published to the bus. A store
 conflict surfaces as :class:`~vmcore.application.errors.ConcurrencyConflict`.
+
+The domain's aggregates and event classes are imported where a use case first needs them,
+not with this module: opening a store and listing VMs from an up-to-date fleet view (the
+CLI's ``vmcore vm list``) reads no event, and building the event classes is the largest part
+of the domain's import time.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
@@ -25,25 +30,21 @@ from vmcore.application.errors import (
     VmNotFound,
 )
 from vmcore.application.fleet_view import FleetView, VmSummary
-from vmcore.application.queries import EventQuery
-from vmcore.application.retries import retry_on_conflict
-from vmcore.domain import (
-    CommandContext,
-    PauseReason,
-    VirtualMachine,
-    VmConfig,
-    VmEvent,
-    VmName,
-    VmState,
-    name_claim_id,
-    project_virtual_machine,
-)
-from vmcore.domain.runtime import RuntimeEvent
-from vmcore_event_store.file.errors import CorruptRecordError
+from vmcore.domain.lifecycle import PauseReason, VmState
+
+if TYPE_CHECKING:
+    from vmcore.application.queries import EventQuery
+    from vmcore.domain.aggregate import VirtualMachine
+    from vmcore.domain.config import VmConfig
+    from vmcore.domain.events import VmEvent
+    from vmcore.domain.metadata import CommandContext
+    from vmcore.domain.naming import VmName
+    from vmcore.domain.runtime import RuntimeEvent
+    from vmcore_event_store.file.errors import CorruptRecordError
 
 _log = logging.getLogger(__name__)
 SNAPSHOT_FAILED_TOPIC = "store.snapshot_failed"
-__all__ = ["DEFAULT_SNAPSHOT_INTERVAL", "ControlPlane", "retry_on_conflict"]
+__all__ = ["DEFAULT_SNAPSHOT_INTERVAL", "ControlPlane"]
 
 EventPublisher = Callable[[object], None]
 DEFAULT_SNAPSHOT_INTERVAL = 50
@@ -55,7 +56,6 @@ class ControlPlane(Application[UUID]):
     """Create, drive, inspect and replay virtual machines."""
 
     name = "vmcore"
-    snapshotting_projectors = {VirtualMachine: project_virtual_machine}
 
     def __init__(self, env: Mapping[str, str] | None = None, *,
                  snapshot_interval: int = DEFAULT_SNAPSHOT_INTERVAL,
@@ -63,9 +63,8 @@ class ControlPlane(Application[UUID]):
         """``snapshot_interval`` 0 turns aggregate snapshots off; ``publish`` receives each
         event after it is committed (the bus)."""
         self.snapshot_interval = snapshot_interval
-        self.snapshotting_intervals = (  # type: ignore[misc]
-            {VirtualMachine: snapshot_interval} if snapshot_interval > 0 else {}
-        )
+        # Keyed by the VirtualMachine class, so set at the first save (see _take_snapshots).
+        self.snapshotting_intervals = {}  # type: ignore[misc]
         merged = dict(env or {})
         if snapshot_interval > 0:
             merged.setdefault("IS_SNAPSHOTTING_ENABLED", "y")
@@ -87,7 +86,12 @@ class ControlPlane(Application[UUID]):
         with ``vmcore store salvage``)."""
         try:
             return super().construct_snapshot_store()
-        except CorruptRecordError as error:
+        except Exception as error:
+            # Imported here, not with this module: it would load the whole file store.
+            from vmcore_event_store.file.errors import CorruptRecordError
+
+            if not isinstance(error, CorruptRecordError):
+                raise
             self.snapshot_store_error = error
             _log.warning("snapshots unavailable, reading events only: %s", error)
             return None
@@ -99,6 +103,8 @@ class ControlPlane(Application[UUID]):
                   context: CommandContext | None = None) -> UUID:
         """Create a VM; its name claim is saved atomically with it, so names stay unique
         even between processes racing on the same store."""
+        from vmcore.domain.aggregate import VirtualMachine
+
         vm = VirtualMachine.create(name, config, created_by=created_by, tags=tags,
                                    context=context)
         claim = self._claim_name(name, vm.id)
@@ -109,6 +115,8 @@ class ControlPlane(Application[UUID]):
         return vm.id
 
     def _claim_name(self, name: str, vm_id: UUID) -> VmName:
+        from vmcore.domain.naming import VmName, name_claim_id
+
         try:
             claim: VmName = self.repository.get(name_claim_id(name))
         except AggregateNotFoundError:
@@ -169,6 +177,8 @@ class ControlPlane(Application[UUID]):
     def delete_vm(self, ref: str | UUID, *, context: CommandContext | None = None,
                   expected_version: int | None = None) -> VirtualMachine:
         """Delete the VM (terminal) and release its name in the same atomic save."""
+        from vmcore.domain.naming import name_claim_id
+
         vm = self.get_vm(ref)
         _expect_version(vm, expected_version)
         vm.delete(context=context)
@@ -204,9 +214,18 @@ class ControlPlane(Application[UUID]):
         (a full disk, a broken snapshots log), the committed command still succeeds and is
         published; the failure is logged, counted and published as
         ``store.snapshot_failed``, and reads fall back to older snapshots and events."""
+        if self.snapshot_interval > 0 and not self.snapshotting_intervals:
+            from vmcore.domain.aggregate import VirtualMachine  # loaded: something was saved
+            from vmcore.domain.evolution import project_virtual_machine
+
+            self.snapshotting_intervals = {VirtualMachine: self.snapshot_interval}  # type: ignore[misc]
+            self.snapshotting_projectors = {  # type: ignore[misc]
+                VirtualMachine: project_virtual_machine}
         try:
             super()._take_snapshots(processing_event)
         except Exception as error:
+            from vmcore.domain.runtime import RuntimeEvent
+
             self.snapshot_failures += 1
             self.last_snapshot_error = error
             vm_ids = list(processing_event.aggregates)
@@ -241,6 +260,8 @@ class ControlPlane(Application[UUID]):
             return UUID(ref)
         except ValueError:
             pass
+        from vmcore.domain.naming import name_claim_id
+
         try:
             claim: VmName = self.repository.get(name_claim_id(ref))
         except AggregateNotFoundError:
@@ -251,6 +272,9 @@ class ControlPlane(Application[UUID]):
 
     def get_vm(self, ref: str | UUID, *, version: int | None = None) -> VirtualMachine:
         """The VM as it is now, or as it was at ``version`` (nearest snapshot, then events)."""
+        from vmcore.domain.aggregate import VirtualMachine
+        from vmcore.domain.evolution import project_virtual_machine
+
         vm_id = self.resolve(ref)
         try:
             vm: VirtualMachine = self.repository.get(
@@ -271,6 +295,8 @@ class ControlPlane(Application[UUID]):
 
     def replay_vm(self, ref: str | UUID) -> VirtualMachine:
         """The VM rebuilt from every stored event, ignoring snapshots and caches."""
+        from vmcore.domain.evolution import project_virtual_machine
+
         vm_id = self.resolve(ref)
         vm = project_virtual_machine(None, self.events.get(vm_id))  # type: ignore[arg-type]
         if vm is None:
@@ -279,11 +305,15 @@ class ControlPlane(Application[UUID]):
 
     def history(self, ref: str | UUID) -> list[VmEvent]:
         """Every event of the VM, oldest first, upcast to the current event classes."""
+        from vmcore.domain.events import VmEvent
+
         return [event for event in self.events.get(self.resolve(ref))
                 if isinstance(event, VmEvent)]
 
     def vm_ids(self) -> list[UUID]:
         """Ids of every VM ever created in this store, in creation order."""
+        from vmcore.domain.aggregate import VirtualMachine
+
         created = get_topic(VirtualMachine.Created)
         return [notification.originator_id
                 for notification in self._notifications(topics=[created])]
@@ -319,6 +349,8 @@ class ControlPlane(Application[UUID]):
         index; others are read in pages with their topic filter. Either way each event is
         checked against the whole query here.
         """
+        from vmcore.domain.events import VmEvent
+
         topics = query.stored_topics()
         if query.topic is not None and not topics:
             return []  # the pattern matches no event class: nothing to read

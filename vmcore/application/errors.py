@@ -45,7 +45,7 @@ class ConcurrencyConflict(VmcoreError):
     """Someone else recorded an event for this aggregate between our read and our write.
 
     Nothing of the refused save was stored. Re-read and decide again, for example with
-    :func:`vmcore.application.control_plane.retry_on_conflict`.
+    :func:`vmcore.application.retries.retry_on_conflict`.
     """
 
     def __init__(self, aggregate_ids: list[UUID]) -> None:

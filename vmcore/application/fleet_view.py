@@ -27,8 +27,8 @@ from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from itertools import repeat
-from typing import Any, NamedTuple
-from uuid import UUID, SafeUUID, uuid5
+from typing import TYPE_CHECKING, Any, NamedTuple
+from uuid import UUID, SafeUUID
 
 from eventsourcing.persistence import (
     AggregateRecorder,
@@ -37,16 +37,21 @@ from eventsourcing.persistence import (
     StoredEvent,
     Transcoder,
 )
-from eventsourcing.utils import get_topic
 
-from vmcore.domain import Architecture, VirtualMachine, VmState
-from vmcore.domain.events import EVENT_CLASSES
+from vmcore.domain.config import Architecture
+from vmcore.domain.lifecycle import VmState
+from vmcore.domain.stored_topics import VM_EVENT_TOPICS
+
+if TYPE_CHECKING:  # the aggregate (and the event classes) load only when a VM is read
+    from vmcore.domain.aggregate import VirtualMachine
 
 __all__ = ["FleetView", "VmSummary"]
 
 # One record stream per format: the first ("vmcore.fleet-view", a list of rows) is ignored
 # and rebuilt from the log once, rather than colliding with its position.
-VIEW_ID = uuid5(UUID(int=0), "vmcore.fleet-view:columns")
+VIEW_ID = UUID("419c9ea1-b3ff-531a-914d-c94912778001")
+"""``uuid5(UUID(int=0), "vmcore.fleet-view:columns")``, written out: ``uuid5`` imports
+hashlib."""
 VIEW_TOPIC = "vmcore.fleet-view:2"
 PAGE = 1000
 
@@ -151,7 +156,7 @@ class FleetView:
         self.views = views
         self._transcoder = transcoder
         self._get_vm = get_vm
-        self._topics = [get_topic(cls) for cls in EVENT_CLASSES]
+        self._topics = list(VM_EVENT_TOPICS)
         self._lock = threading.Lock()
         self._rows: dict[str, VmSummary] | None = None  # None: the record is not loaded
         self._position = 0  # the last VM notification the rows include

@@ -206,6 +206,9 @@ def _validate(config: Mapping[str, Any]) -> None:
             "snapshot interval must be a whole number >= 0,"
             f" got {config.get('snapshot_interval')!r}")
     BusSettings.parse(config.get("bus"))
+    services = config.get("services")
+    if services is None or services == {}:
+        return  # nothing to check (and the services' settings module stays unloaded)
     from vmcore.application.services.settings import parse_all
 
-    parse_all(config.get("services"))
+    parse_all(services)

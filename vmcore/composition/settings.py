@@ -8,12 +8,14 @@ that names it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen, validators
 
 from vmcore.application.errors import ConfigurationError
-from vmcore.bus import RetryPolicy
+
+if TYPE_CHECKING:  # the bus loads only for commands that publish
+    from vmcore.bus.retry import RetryPolicy
 
 BUS_DEFAULTS: dict[str, Any] = {
     "workers": 4,
@@ -64,6 +66,8 @@ class BusSettings:
         return settings
 
     def retry_policy(self) -> RetryPolicy:
+        from vmcore.bus.retry import RetryPolicy
+
         return RetryPolicy.fixed(self.retry_attempts, self.retry_delay)
 
 

@@ -5,9 +5,20 @@ types shared by commands (positive counts, ISO times)."""
 from __future__ import annotations
 
 import argparse
+import functools
+import gettext
 import os
 from datetime import datetime
 from typing import Any, cast
+
+# argparse translates its own words ("usage: ", "options", "show this help message and
+# exit") through gettext.gettext for every parser and option it builds, and gettext looks
+# for a catalogue on disk at every call (locale names normalised, a stat each): with LANG set,
+# building `vmcore vm list`'s parser took 12-18 ms here, 2-4 ms without those lookups.
+# The answer cannot change within a run (vmcore never rebinds text domains), so each word is
+# looked up once: translations, where installed, still apply.
+if getattr(argparse, "_", None) is gettext.gettext:
+    argparse._ = functools.cache(gettext.gettext)  # type: ignore[attr-defined]
 
 
 class UsageError(Exception):

@@ -80,12 +80,12 @@ class CliSession:
 
 
 def _open(container: Container) -> ControlPlane:
-    from vmcore.application.errors import StoreUnavailable
-    from vmcore.entrypoints.cli_errors import describe, one_line
-
     try:
         return container.control_plane()
     except Exception as error:  # each driver fails in its own way
+        from vmcore.application.errors import StoreUnavailable
+        from vmcore.entrypoints.cli_errors import describe, one_line
+
         if describe(error) is not None and not _is_driver_error(error):
             raise
         spec = container.store_spec().redacted()

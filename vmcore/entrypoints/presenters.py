@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields, is_dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from vmcore.application.fleet_view import VmSummary
-from vmcore.domain import VirtualMachine, VmEvent, format_memory_size
+from vmcore.domain.config import format_memory_size
+
+if TYPE_CHECKING:
+    from vmcore.domain.aggregate import VirtualMachine
+    from vmcore.domain.events import VmEvent
 
 _EVENT_BASE_FIELDS = {"originator_id", "originator_version", "timestamp", "meta",
                       "originator_topic"}

@@ -14,7 +14,6 @@ requires).
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import re
 import zlib
@@ -47,6 +46,8 @@ class PositionFiles:
     def path(self, name: str) -> str:
         """The file of ``name``: readable, and unique even for names that differ only in
         characters a file name cannot hold."""
+        import hashlib  # here: importing it (OpenSSL) costs every command's start-up
+
         digest = hashlib.blake2b(name.encode(), digest_size=6).hexdigest()
         return os.path.join(self.directory, f"{_UNSAFE.sub('_', name)[:80]}-{digest}.pos")
 
