@@ -1,4 +1,4 @@
-"""The fields of an event's state that the file store indexes for queries.
+"""The fields of an event's state that the file and PostgreSQL stores index for queries.
 
 A stored event's state is JSON written by eventsourcing's JSON transcoder or vmcore's orjson
 transcoder. Two kinds of field are indexed when present: eventsourcing's ``timestamp`` (every
@@ -31,6 +31,7 @@ class EventFields:
     actor: str | None = None
     source: str | None = None
     target: str | None = None
+    moment: datetime | None = None  # ``ts`` as an aware datetime (UTC), for PostgreSQL
 
 
 _NONE = EventFields()
@@ -46,21 +47,25 @@ def extract(state: bytes) -> EventFields:
     ts = data.get("timestamp")
     if isinstance(ts, dict):
         ts = ts.get("_data_")
-    key = None
+    key: str | None = None
+    moment: datetime | None = None
     if isinstance(ts, str):
         try:
-            key = utc_key(datetime.fromisoformat(ts))
-        except ValueError:
-            key = None
+            parsed = datetime.fromisoformat(ts)
+            moment = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+            key = utc_key(moment)
+        except (ValueError, OverflowError):  # not a time, or out of range in UTC
+            key = moment = None
     meta = data.get("meta")
     if not isinstance(meta, dict):
-        return EventFields(key)
+        return EventFields(key, moment=moment)
 
     def text(name: str) -> str | None:
         value = meta.get(name)
         return value if isinstance(value, str) else None
 
-    return EventFields(key, text("correlation_id"), text("actor"), text("source"), text("target"))
+    return EventFields(key, text("correlation_id"), text("actor"), text("source"), text("target"),
+                       moment)
 
 
 @dataclass(frozen=True, slots=True)
