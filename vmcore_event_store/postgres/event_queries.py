@@ -12,8 +12,9 @@ in Python and stores them in six columns added to eventsourcing's events table:
   recorder, an older vmcore). Such rows are filled in ("backfilled") by ``create_table`` and,
   should any appear later, before the next query.
 
-Indexes: (topic, notification_id), (topic, vmcore_ts), (vmcore_ts), one on each of the four
-text columns, and a partial index of the rows still to be filled. By VM, the table's primary
+Indexes: (topic, notification_id), (topic, vmcore_ts), (vmcore_ts) and one on each of the
+four text columns (these five partial: only rows that have the field), and a partial index of
+the rows still to be filled. By VM, the table's primary
 key (originator_id, originator_version) serves.
 """
 
@@ -55,11 +56,13 @@ def index_definitions(table: str, max_len: int = 63) -> dict[str, str]:
     definitions = {
         "vmcore_topic": "(topic, notification_id)",
         "vmcore_topic_ts": "(topic, vmcore_ts)",
-        "vmcore_ts": "(vmcore_ts)",
-        "vmcore_corr": "(vmcore_correlation)",
-        "vmcore_actor": "(vmcore_actor)",
-        "vmcore_source": "(vmcore_source)",
-        "vmcore_target": "(vmcore_target)",
+        # Partial: rows without the field (``source`` is often null) cost these nothing;
+        # a comparison with a value implies IS NOT NULL, so the planner still uses them.
+        "vmcore_ts": "(vmcore_ts) WHERE vmcore_ts IS NOT NULL",
+        "vmcore_corr": "(vmcore_correlation) WHERE vmcore_correlation IS NOT NULL",
+        "vmcore_actor": "(vmcore_actor) WHERE vmcore_actor IS NOT NULL",
+        "vmcore_source": "(vmcore_source) WHERE vmcore_source IS NOT NULL",
+        "vmcore_target": "(vmcore_target) WHERE vmcore_target IS NOT NULL",
         "vmcore_unfilled": "(notification_id) WHERE vmcore_fields IS NULL",
     }
     return {f"{table}_{suffix}_idx"[:max_len]: ddl for suffix, ddl in definitions.items()}
