@@ -2,8 +2,10 @@
 
 ``query_notifications`` has the signature of the file store's, so ``ControlPlane.query_events``
 (and ``vmcore events``) uses whichever store it is given. The columns, indexes and SQL are in
-``event_queries.py``; this mixin adds them to a table (old tables too) and runs the queries
-behind the same reader barrier as ``select_notifications``.
+``event_queries.py``; this mixin adds them to a table (old tables too, then fills them in:
+that needs write permission, so only ``create_table`` does it) and runs the queries behind
+the same reader barrier as ``select_notifications``. Queries never write: a row whose fields
+are not filled in (a writer that does not fill them) is checked in Python instead.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from eventsourcing.utils import retry
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
+from vmcore_event_store.event_fields import IndexedQuery, extract
 from vmcore_event_store.postgres.event_queries import (
     FIELD_COLUMNS,
     backfill_statements,
@@ -93,15 +96,6 @@ class IndexedQueries:
             if len(rows) < BACKFILL_PAGE:
                 return filled
 
-    def _has_unfilled(self, conn: psycopg.Connection[DictRow]) -> bool:
-        row = conn.execute(
-            SQL("SELECT EXISTS (SELECT 1 FROM {schema}.{table} WHERE vmcore_fields IS NULL) "
-                "AS unfilled").format(schema=Identifier(self.datastore.schema),
-                                      table=Identifier(self.events_table_name)),
-            prepare=True,
-        ).fetchone()
-        return bool(row and row["unfilled"])
-
     @retry(RETRYABLE, max_attempts=10, wait=0.2)
     def query_notifications(
         self,
@@ -125,8 +119,6 @@ class IndexedQueries:
             upper = self._watermark(conn)
             if upper is None or limit <= 0:
                 return []
-            if self._has_unfilled(conn):
-                self.backfill_query_fields()
             query = query_statement(
                 self.datastore.schema, self.events_table_name,
                 self.datastore.originator_id_type, upper=upper, start=start, limit=limit,
@@ -137,14 +129,54 @@ class IndexedQueries:
                 return []
             # Not prepared: a generic plan cannot know how selective this page's topics and
             # times are; planning each query picks the index for the values given.
-            rows = conn.execute(query[0], query[1], prepare=False).fetchall()
-        return [
-            Notification(
-                id=row["notification_id"],
-                originator_id=row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
-            )
-            for row in rows
-        ]
+            found = [_notification(row) for row in
+                     conn.execute(query[0], query[1], prepare=False).fetchall()]
+            criteria = IndexedQuery(
+                tuple(topics), None if originator_id is None else str(originator_id),
+                since, until, correlation_id, trn_prefix)
+            if any(x is not None for x in (since, until, correlation_id, trn_prefix)):
+                # Rows without their fields filled (see backfill_query_fields) match no
+                # such criterion in SQL: check them here, so none is ever missed.
+                bound = found[-1].id if len(found) == limit else upper
+                found = _merged(found, self._unfilled(conn, criteria, start, bound, limit),
+                                limit)
+        return found
+
+    def _unfilled(self, conn: psycopg.Connection[DictRow], criteria: IndexedQuery,
+                  start: int, upper: int, limit: int) -> list[Notification]:
+        """Rows from ``start`` to ``upper`` whose fields are not filled in and that match
+        ``criteria`` (by the partial index: normally none, one probe)."""
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {schema}.{table} WHERE vmcore_fields IS NULL AND notification_id >= %s "
+            "AND notification_id <= %s ORDER BY notification_id LIMIT %s"
+        ).format(schema=Identifier(self.datastore.schema),
+                 table=Identifier(self.events_table_name))
+        matching: list[Notification] = []
+        while len(matching) < limit:
+            rows = conn.execute(statement, (start, upper, BACKFILL_PAGE), prepare=True).fetchall()
+            for row in rows:
+                n = _notification(row)
+                if criteria.matches(n.topic, str(n.originator_id), extract(n.state)):
+                    matching.append(n)
+            if len(rows) < BACKFILL_PAGE:
+                break
+            start = rows[-1]["notification_id"] + 1
+        return matching[:limit]
+
+
+def _notification(row: DictRow) -> Notification:
+    return Notification(
+        id=row["notification_id"],
+        originator_id=row["originator_id"],
+        originator_version=row["originator_version"],
+        topic=row["topic"],
+        state=bytes(row["state"]),
+    )
+
+
+def _merged(first: list[Notification], second: list[Notification],
+            limit: int) -> list[Notification]:
+    if not second:
+        return first
+    return sorted(first + second, key=lambda n: n.id)[:limit]

@@ -153,8 +153,9 @@ def test_postgres_queries_equal_the_file_stores(
 
 
 def test_a_table_of_eventsourcings_recorder_is_migrated_and_backfilled(schema: str) -> None:
-    """Old rows get the derived columns on ``create_table``; rows a writer without them adds
-    later are filled in before the next query."""
+    """Old rows get the derived columns on ``create_table``; a row that a writer without them
+    adds later is still found (queries check such rows in Python: they never write), and the
+    next ``create_table`` fills it in."""
     old = _recorder(schema, PostgresApplicationRecorder)
     oid = uuid.uuid4()
 
@@ -163,22 +164,30 @@ def test_a_table_of_eventsourcings_recorder_is_migrated_and_backfilled(schema: s
                               "meta": {"correlation_id": correlation, "actor": "trn:user:bo"}})
         return StoredEvent(oid, version, "vm:Started", state)
 
-    old.insert_events([event(1, "a"), event(2, "b")])
+    def unfilled() -> Any:
+        with psycopg.connect(postgres_conninfo()) as conn:
+            return conn.execute(
+                f"SELECT count(*) FROM {schema}.events WHERE vmcore_fields IS NULL").fetchone()
+
+    old.insert_events([event(1, "a"), event(2, "b"), event(3, "b")])
     new = _recorder(schema)  # the migration: columns, indexes, backfill
-    assert [2] == [n.id for n in new.query_notifications(correlation_id="b")]  # type: ignore[attr-defined]
-    old.insert_events([event(3, "b")])  # eventsourcing's recorder leaves the columns empty
+    assert (0,) == unfilled()
+    assert [2, 3] == [n.id for n in new.query_notifications(correlation_id="b")]  # type: ignore[attr-defined]
+    old.insert_events([event(4, "b"), event(5, "c")])  # eventsourcing leaves the columns empty
     found = new.query_notifications(  # type: ignore[attr-defined]
-        correlation_id="b", since=_T0 + timedelta(seconds=2), trn_prefix="trn:user:")
-    assert [2, 3] == [n.id for n in found]
+        correlation_id="b", since=_T0 + timedelta(seconds=3), trn_prefix="trn:user:")
+    assert [3, 4] == [n.id for n in found]
+    first = new.query_notifications(correlation_id="b", limit=2)  # type: ignore[attr-defined]
+    assert [2, 3] == [n.id for n in first]
+    assert (2,) == unfilled()
+    again = _recorder(schema)
+    assert (0,) == unfilled()
     with psycopg.connect(postgres_conninfo()) as conn:
         indexes = {row[0] for row in conn.execute(
             "SELECT indexname FROM pg_indexes WHERE schemaname = %s", (schema,))}
-        unfilled = conn.execute(
-            f"SELECT count(*) FROM {schema}.events WHERE vmcore_fields IS NULL").fetchone()
     assert set(index_definitions("events")) <= indexes
-    assert (0,) == unfilled
-    old.datastore.close()
-    new.datastore.close()
+    for recorder in (old, new, again):
+        recorder.datastore.close()
 
 
 # --- EXPLAIN: each query shape on its index -------------------------------------------------
