@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import orjson
 
@@ -21,11 +22,18 @@ def utc_key(moment: datetime) -> str:
     """A timestamp as a string that sorts in time order (UTC, microseconds always)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
+    return _utc_text(moment.astimezone(UTC))
 
 
-@dataclass(frozen=True, slots=True)
-class EventFields:
+def _utc_text(moment: datetime) -> str:
+    # ``YYYY-MM-DDTHH:MM:SS.ffffff`` of a UTC time (isoformat pads the year to four digits and
+    # is about twice as fast as strftime, which matters: every stored event is extracted).
+    return moment.isoformat(timespec="microseconds")[:26]
+
+
+class EventFields(NamedTuple):
+    """The indexed fields of one event (a named tuple: built once per stored event)."""
+
     ts: str | None = None
     correlation: str | None = None
     actor: str | None = None
@@ -35,6 +43,11 @@ class EventFields:
 
 
 _NONE = EventFields()
+
+
+def _text(meta: dict[str, object], name: str) -> str | None:
+    value = meta.get(name)
+    return value if isinstance(value, str) else None
 
 
 def extract(state: bytes) -> EventFields:
@@ -53,19 +66,14 @@ def extract(state: bytes) -> EventFields:
         try:
             parsed = datetime.fromisoformat(ts)
             moment = (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-            key = utc_key(moment)
+            key = _utc_text(moment)
         except (ValueError, OverflowError):  # not a time, or out of range in UTC
             key = moment = None
     meta = data.get("meta")
     if not isinstance(meta, dict):
         return EventFields(key, moment=moment)
-
-    def text(name: str) -> str | None:
-        value = meta.get(name)
-        return value if isinstance(value, str) else None
-
-    return EventFields(key, text("correlation_id"), text("actor"), text("source"), text("target"),
-                       moment)
+    return EventFields(key, _text(meta, "correlation_id"), _text(meta, "actor"),
+                       _text(meta, "source"), _text(meta, "target"), moment)
 
 
 @dataclass(frozen=True, slots=True)
