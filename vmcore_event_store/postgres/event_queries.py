@@ -12,9 +12,9 @@ in Python and stores them in six columns added to eventsourcing's events table:
   recorder, an older vmcore). Such rows are filled in ("backfilled") by ``create_table`` and,
   should any appear later, before the next query.
 
-Indexes: (topic, notification_id), (topic, vmcore_ts), (vmcore_ts) and one on each of the
-four text columns (these five partial: only rows that have the field), and a partial index of
-the rows still to be filled. By VM, the table's primary
+Indexes: (topic, notification_id), (topic, vmcore_ts), (vmcore_ts) for rows with filled fields,
+one on each of the four text columns (partial: only rows that have the field), and a partial
+index of the rows still to be filled. By VM, the table's primary
 key (originator_id, originator_version) serves.
 """
 
@@ -56,9 +56,9 @@ def index_definitions(table: str, max_len: int = 63) -> dict[str, str]:
     definitions = {
         "vmcore_topic": "(topic, notification_id)",
         "vmcore_topic_ts": "(topic, vmcore_ts)",
+        "vmcore_time": "(vmcore_ts) WHERE vmcore_fields IS NOT NULL",  # see query_statement
         # Partial: rows without the field (``source`` is often null) cost these nothing;
         # a comparison with a value implies IS NOT NULL, so the planner still uses them.
-        "vmcore_ts": "(vmcore_ts) WHERE vmcore_ts IS NOT NULL",
         "vmcore_corr": "(vmcore_correlation) WHERE vmcore_correlation IS NOT NULL",
         "vmcore_actor": "(vmcore_actor) WHERE vmcore_actor IS NOT NULL",
         "vmcore_source": "(vmcore_source) WHERE vmcore_source IS NOT NULL",
@@ -153,22 +153,16 @@ def query_statement(
             return None  # not a UUID: no event of a uuid-keyed table has it
     elif originator is not None and "\x00" in originator:
         return None
-    where = Composed([SQL("notification_id >= %s AND notification_id <= %s")])
-    params: list[Any] = [start, upper]
+    common = Composed([SQL("notification_id >= %s AND notification_id <= %s")])
+    common_params: list[Any] = [start, upper]
     if originator is not None:
-        where += SQL(" AND originator_id = %s::{t}").format(t=SQL(id_type))
-        params.append(originator)
-    if since is not None:
-        where += SQL(" AND vmcore_ts >= %s")
-        params.append(_utc(since))
-    if until is not None:
-        where += SQL(" AND vmcore_ts <= %s")
-        params.append(_utc(until))
+        common += SQL(" AND originator_id = %s::{t}").format(t=SQL(id_type))
+        common_params.append(originator)
     if correlation_id is not None:
-        where += SQL(" AND vmcore_correlation = %s")
-        params.append(correlation_id)
+        common += SQL(" AND vmcore_correlation = %s")
+        common_params.append(correlation_id)
     if trn_prefix is not None:
-        where += _prefix_condition(trn_prefix, params)
+        common += _prefix_condition(trn_prefix, common_params)
     # Events are appended in about time order, so the matches of a time range bunch
     # together in id order, where the planner assumes them spread evenly: walking the id
     # index until ``limit`` rows match would read everything before the range. ``+ 0``
@@ -177,29 +171,44 @@ def query_statement(
     timed = (since is not None or until is not None) and originator is None \
         and correlation_id is None
     order = SQL(" ORDER BY notification_id + 0" if timed else " ORDER BY notification_id")
+
+    def where(topic: str | None) -> tuple[Composed, list[Any]]:
+        clause, params = common, list(common_params)
+        if topic is not None:
+            clause += SQL(" AND topic = %s")
+            params.append(topic)
+        for moment, op in ((since, ">="), (until, "<=")):
+            if moment is not None:
+                clause += SQL(f" AND vmcore_ts {op} %s")
+                params.append(_utc(moment))
+        if topic is None and timed:
+            # The (vmcore_ts) index is partial on this (redundant: a row with a time has its
+            # fields filled), so only a query without a topic can use it. Given the choice, the
+            # planner prefers it to (topic, vmcore_ts), whose physical order it knows to be
+            # sequential, and reads every topic's events in the range.
+            clause += SQL(" AND vmcore_fields IS NOT NULL")
+        return clause, params
+
     select = SQL(
         "SELECT notification_id, originator_id, originator_version, topic, state "
         "FROM {schema}.{table} WHERE "
     ).format(schema=Identifier(schema), table=Identifier(table))
     distinct = list(dict.fromkeys(topics))
-    if len(distinct) > 1 and not timed:
-        # One ordered scan of (topic, notification_id) per topic, merged in id order
-        # (Merge Append): the page's rows are read and no more, however rare the topics
-        # (PostgreSQL 15 cannot read ``topic = ANY(...)`` from that index in id order).
-        branches = [SQL("(") + select + where + SQL(" AND topic = %s") + order
-                    + SQL(" LIMIT %s)") for _ in distinct]
+    if len(distinct) > 1:
+        # One scan per topic, merged in id order: without a time range each branch reads
+        # (topic, notification_id) in id order (Merge Append), so the page's rows are read
+        # and no more however rare the topics (PostgreSQL 15 cannot read ``topic = ANY(...)``
+        # from that index in id order); with one, each reads its topic's range.
+        branches, params = [], []
+        for topic in distinct:
+            clause, branch_params = where(topic)
+            branches.append(SQL("(") + select + clause + order + SQL(" LIMIT %s)"))
+            params.extend([*branch_params, max(limit, 0)])
         statement = (SQL("SELECT * FROM (") + SQL(" UNION ALL ").join(branches)
                      + SQL(") AS found") + order + SQL(" LIMIT %s"))
-        params = [value for topic in distinct for value in (*params, topic, max(limit, 0))]
     else:
-        statement = select + where
-        if len(distinct) == 1:  # an index scan of (topic, notification_id) is in id order
-            statement += SQL(" AND topic = %s")
-            params.append(distinct[0])
-        elif distinct:
-            statement += SQL(" AND topic = ANY(%s::text[])")
-            params.append(distinct)
-        statement += order + SQL(" LIMIT %s")
+        clause, params = where(distinct[0] if distinct else None)
+        statement = select + clause + order + SQL(" LIMIT %s")
     params.append(max(limit, 0))
     return statement, params
 
