@@ -345,8 +345,8 @@ class ControlPlane(Application[UUID]):
     def query_events(self, query: EventQuery) -> list[VmEvent]:
         """Events of every VM matching ``query``, in commit order.
 
-        A store with indexed queries (``query_notifications``: the file store) selects by
-        index; others are read in pages with their topic filter. Either way each event is
+        A store with indexed queries (``query_notifications``: the file store, PostgreSQL) selects
+        by index; others are read in pages with their topic filter. Either way each event is
         checked against the whole query here.
         """
         from vmcore.domain.events import VmEvent

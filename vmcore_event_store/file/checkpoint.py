@@ -30,7 +30,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
-from vmcore_event_store.file.fields import IndexedQuery, extract, utc_key
+from vmcore_event_store.event_fields import IndexedQuery, extract, utc_key
 
 __all__ = ["INDEX_NAME", "Checkpoint", "IndexFile"]
 

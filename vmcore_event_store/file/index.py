@@ -13,7 +13,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Notification, StoredEvent, Tracking
 
-from vmcore_event_store.file.fields import IndexedQuery, extract
+from vmcore_event_store.event_fields import IndexedQuery, extract
 from vmcore_event_store.file.framing import Commit
 
 __all__ = ["LogIndex", "originator_key"]

@@ -13,9 +13,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import Notification, StoredEvent
 
+from vmcore_event_store.event_fields import IndexedQuery
 from vmcore_event_store.file.checkpoint import IndexFile
 from vmcore_event_store.file.errors import FileStoreError
-from vmcore_event_store.file.fields import IndexedQuery
 from vmcore_event_store.file.index import LogIndex
 
 __all__ = ["LogReads"]

@@ -20,7 +20,7 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 
-from vmcore_event_store.file.fields import IndexedQuery
+from vmcore_event_store.event_fields import IndexedQuery
 from vmcore_event_store.file.log import EventLog
 from vmcore_event_store.file.positions import PositionFiles
 from vmcore_event_store.file.subscription import FileSubscription
@@ -109,7 +109,7 @@ class FileApplicationRecorder(FileAggregateRecorder, ApplicationRecorder):
         """Notifications from ``start`` (in id order) matching every given criterion, by index.
 
         Times compare with the events' ``timestamp``; ``correlation_id`` and ``trn_prefix``
-        (actor, source or target) with their ``meta`` (see :mod:`.fields`).
+        (actor, source or target) with their ``meta`` (see ``vmcore_event_store.event_fields``).
         """
         query = IndexedQuery(
             tuple(topics),

@@ -31,6 +31,15 @@ __all__ = [
 ]
 
 
+# The derived query columns (see event_queries.py), passed as arrays after the four of
+# eventsourcing's; ``vmcore_fields`` is set to 1 (filled) by the functions themselves.
+_FIELD_PARAMS = ("p_ts timestamptz[], p_corr text[], p_actor text[], p_source text[], "
+                 "p_target text[]")
+_FIELD_ARGS = "p_ts, p_corr, p_actor, p_source, p_target"
+_FIELD_COLUMNS = ("vmcore_ts, vmcore_correlation, vmcore_actor, vmcore_source, vmcore_target, "
+                  "vmcore_fields")
+
+
 def _key(text: str) -> int:
     digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
@@ -59,15 +68,16 @@ def insert_function(schema: str, table: str, function: str, originator_id_type: 
     """A function that inserts a batch under the shared id-assignment lock, returning ids."""
     return SQL(
         "CREATE OR REPLACE FUNCTION {schema}.{function}("
-        "p_ids {id_type}[], p_versions bigint[], p_topics text[], p_states bytea[]) "
+        "p_ids {id_type}[], p_versions bigint[], p_topics text[], p_states bytea[], "
+        f"{_FIELD_PARAMS}) "
         "RETURNS SETOF bigint LANGUAGE plpgsql VOLATILE AS $BODY$ "
         "BEGIN "
         "PERFORM pg_advisory_xact_lock_shared({key}::bigint); "
         "PERFORM pg_advisory_lock({batch_key}::bigint); "
         "BEGIN "
         "RETURN QUERY INSERT INTO {schema}.{table} "
-        "(originator_id, originator_version, topic, state) "
-        "SELECT * FROM unnest(p_ids, p_versions, p_topics, p_states) "
+        f"(originator_id, originator_version, topic, state, {_FIELD_COLUMNS}) "
+        f"SELECT *, 1 FROM unnest(p_ids, p_versions, p_topics, p_states, {_FIELD_ARGS}) "
         "RETURNING notification_id; "
         "EXCEPTION WHEN OTHERS OR query_canceled THEN "
         "PERFORM pg_advisory_unlock({batch_key}::bigint); "
@@ -96,14 +106,15 @@ def insert_notifications_function(
     return SQL(
         "CREATE OR REPLACE FUNCTION {schema}.{function}("
         "p_nids bigint[], p_ids {id_type}[], p_versions bigint[], p_topics text[], "
-        "p_states bytea[]) "
+        f"p_states bytea[], {_FIELD_PARAMS}) "
         "RETURNS bigint LANGUAGE plpgsql VOLATILE AS $BODY$ "
         "DECLARE m bigint; "
         "BEGIN "
         "PERFORM pg_advisory_xact_lock_shared({key}::bigint); "
         "INSERT INTO {schema}.{table} "
-        "(notification_id, originator_id, originator_version, topic, state) "
-        "SELECT * FROM unnest(p_nids, p_ids, p_versions, p_topics, p_states); "
+        f"(notification_id, originator_id, originator_version, topic, state, {_FIELD_COLUMNS}) "
+        "SELECT *, 1 FROM unnest(p_nids, p_ids, p_versions, p_topics, p_states, "
+        f"{_FIELD_ARGS}); "
         "SELECT max(n) INTO m FROM unnest(p_nids) AS n; "
         "IF m IS NOT NULL THEN "
         "PERFORM setval(s, greatest(m, coalesce(pg_sequence_last_value(s), 0))) "

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import (
@@ -34,12 +33,14 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from vmcore_event_store.postgres import _sql
+from vmcore_event_store.postgres.event_queries import field_arrays
 from vmcore_event_store.postgres.in_doubt import (
     RETRYABLE,
     committed_ids_statement,
     find_committed_ids,
     write_in_doubt_safe,
 )
+from vmcore_event_store.postgres.indexed_queries import IndexedQueries
 from vmcore_event_store.postgres.subscription import PollingSubscription
 
 __all__ = [
@@ -104,22 +105,25 @@ class VmcoreTrackingRecorder(_SerialisedDdl, PostgresTrackingRecorder):
         return True if current == tracking.notification_id else None
 
 
-def _columns(
-    stored_events: Sequence[StoredEvent],
-) -> tuple[list[UUID | str], list[int], list[str], list[bytes]]:
+def _columns(stored_events: Sequence[StoredEvent]) -> tuple[list[Any], ...]:
+    """The insert functions' arrays: eventsourcing's four columns, then the derived query
+    columns (see ``event_queries.py``)."""
+    states = [e.state for e in stored_events]
     return (
         [e.originator_id for e in stored_events],
         [e.originator_version for e in stored_events],
         [e.topic for e in stored_events],
-        [e.state for e in stored_events],
+        states,
+        *field_arrays(states),
     )
 
 
-class VmcoreApplicationRecorder(_SerialisedDdl, PostgresApplicationRecorder):
+class VmcoreApplicationRecorder(IndexedQueries, _SerialisedDdl, PostgresApplicationRecorder):
     """Application recorder: one round trip per write, writers commit in parallel.
 
-    Compatible with eventsourcing's tables; also offers ``insert_notifications`` which
-    stores notifications under their given ids (used by ``vmcore_event_store.copy``).
+    Compatible with eventsourcing's tables (plus derived columns for indexed queries, see
+    ``indexed_queries.py``); also offers ``insert_notifications`` which stores notifications
+    under their given ids (used by ``vmcore_event_store.copy``).
     """
 
     poll_interval: float = 0.02
@@ -146,13 +150,20 @@ class VmcoreApplicationRecorder(_SerialisedDdl, PostgresApplicationRecorder):
             ]
         )
         id_cast = SQL(id_type)
+        fields = "%s::timestamptz[], %s::text[], %s::text[], %s::text[], %s::text[]"
         self._call_insert = SQL(
-            "SELECT {schema}.{fn}(%s::{t}[], %s::bigint[], %s::text[], %s::bytea[]) AS id"
+            "SELECT {schema}.{fn}(%s::{t}[], %s::bigint[], %s::text[], %s::bytea[], "
+            + fields + ") AS id"
         ).format(schema=Identifier(schema), fn=Identifier(self._fn_insert), t=id_cast)
         self._call_copy = SQL(
             "SELECT {schema}.{fn}(%s::bigint[], %s::{t}[], %s::bigint[], %s::text[], "
-            "%s::bytea[]) AS id"
+            "%s::bytea[], " + fields + ") AS id"
         ).format(schema=Identifier(schema), fn=Identifier(self._fn_copy), t=id_cast)
+        # Name the columns: ``SELECT *`` would also fetch the derived ones.
+        self.select_events_statement = SQL(
+            "SELECT originator_id, originator_version, topic, state "
+            "FROM {schema}.{table} WHERE originator_id = %s"
+        ).format(schema=Identifier(schema), table=Identifier(table))
         self._call_watermark = SQL("SELECT {schema}.{fn}() AS id").format(
             schema=Identifier(schema), fn=Identifier(self._fn_watermark)
         )
@@ -161,6 +172,14 @@ class VmcoreApplicationRecorder(_SerialisedDdl, PostgresApplicationRecorder):
             "SELECT notification_id, originator_id, originator_version, topic, state "
             "FROM {schema}.{table} WHERE notification_id <= %s"
         ).format(schema=Identifier(schema), table=Identifier(table))
+
+    def _create_table(self, curs: psycopg.Cursor[DictRow]) -> None:
+        super()._create_table(curs)
+        self._migrate_for_queries(curs)
+
+    def create_table(self) -> None:
+        super().create_table()
+        self.backfill_query_fields()  # rows of an older table (none in a new one)
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -194,10 +213,9 @@ class VmcoreApplicationRecorder(_SerialisedDdl, PostgresApplicationRecorder):
         """
         if not notifications:
             return
-        ids, versions, topics, states = _columns(notifications)
         nids = [n.id for n in notifications]
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(self._call_copy, (nids, ids, versions, topics, states))
+            curs.execute(self._call_copy, (nids, *_columns(notifications)))
 
     def _watermark(self, conn: psycopg.Connection[DictRow]) -> int | None:
         row = conn.execute(self._call_watermark, prepare=True).fetchone()
