@@ -79,6 +79,9 @@ def test_vm_commands_by_name_with_tables_and_json(workdir: Path) -> None:
     assert "shutting_down" == table[1].split()[2]
     events = json.loads(vmcore("events", "--topic", "vm.p*", "--json", cwd=workdir).stdout)
     assert ["vm.paused"] == [event["topic"] for event in events]
+    assert 0 == vmcore("vm", "create", "--name", "db-1", cwd=workdir).returncode
+    by_vm = json.loads(vmcore("events", "--vm", "web-1", "--json", cwd=workdir).stdout)
+    assert [1, 2, 3, 4, 5] == [event["version"] for event in by_vm]
 
 
 def test_an_illegal_transition_is_refused_and_recorded_nowhere(workdir: Path) -> None:

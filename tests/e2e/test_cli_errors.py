@@ -63,6 +63,7 @@ CASES = {
     "unreachable postgres": Case(("--store", UNREACHABLE, "vm", "list"), 1,
                                  "Connection refused"),
     "bad TRN": Case(("events", "--trn", "alice"), 1, "--trn must look like trn:<kind>:<name>"),
+    "unknown VM in events": Case(("events", "--vm", "nope"), 1, "no VM named or with id 'nope'"),
     "limit 0": Case(("events", "--limit", "0"), 2, "--limit: must be 1 or more, got 0"),
     "limit -1": Case(("events", "--limit", "-1"), 2, "--limit: must be 1 or more, got -1"),
     "bad time": Case(("events", "--since", "yesterday"), 2, "not an ISO time"),

@@ -108,6 +108,12 @@ def test_events_are_queried_across_vms(vmcore_store_env: dict[str, str]) -> None
         assert 2 == len(cp.query_events(EventQuery(correlation_id="req-a")))
         assert [b] == [e.originator_id for e in cp.query_events(EventQuery(trn="trn:vm:b",
                                                                            topic="vm.crash*"))]
+        by_vm = cp.query_events(EventQuery(vm_id=b))
+        assert [e.originator_version for e in cp.history(b)] == [
+            e.originator_version for e in by_vm]
+        assert {b} == {e.originator_id for e in by_vm}
+        assert [a] == [e.originator_id for e in cp.query_events(EventQuery(vm_id=a,
+                                                                           topic="vm.started"))]
 
 
 def test_a_version_the_vm_never_had_is_named(vmcore_store_env: dict[str, str]) -> None:

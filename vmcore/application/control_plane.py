@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -312,11 +312,13 @@ class ControlPlane(Application[UUID]):
 
     def vm_ids(self) -> list[UUID]:
         """Ids of every VM ever created in this store, in creation order."""
+        from vmcore.application.event_log import matching_notifications
+        from vmcore.application.queries import EventQuery
         from vmcore.domain.aggregate import VirtualMachine
 
         created = get_topic(VirtualMachine.Created)
         return [notification.originator_id
-                for notification in self._notifications(topics=[created])]
+                for notification in matching_notifications(self, EventQuery(), [created])]
 
     def list_vms(self, *, include_deleted: bool = False) -> list[VmSummary]:
         """One summary row per VM, from the fleet view (see :mod:`.fleet_view`)."""
@@ -349,57 +351,20 @@ class ControlPlane(Application[UUID]):
         by index; others are read in pages with their topic filter. Either way each event is
         checked against the whole query here.
         """
+        from vmcore.application.event_log import matching_notifications
         from vmcore.domain.events import VmEvent
 
         topics = query.stored_topics()
         if query.topic is not None and not topics:
             return []  # the pattern matches no event class: nothing to read
-        indexed = getattr(self.recorder, "query_notifications", None)
-        notifications = (self._notifications(topics=topics) if indexed is None
-                         else self._indexed_notifications(indexed, query, topics))
+        notifications = matching_notifications(self, query, topics)
         events = (self.mapper.to_domain_event(notification) for notification in notifications)
         return query.select(event for event in events if isinstance(event, VmEvent))
-
-    def _indexed_notifications(self, select: Callable[..., Any], query: EventQuery,
-                               topics: list[str], page: int = 500) -> Iterator[Any]:
-        start = 1
-        while True:
-            batch = select(start=start, limit=page, topics=topics, since=query.since,
-                           until=query.until, correlation_id=query.correlation_id,
-                           trn_prefix=trn_prefix(query.trn))
-            yield from batch
-            if len(batch) < page:
-                return
-            start = batch[-1].id + 1
-
-    def _notifications(self, topics: list[str], page: int = 500) -> Iterator[Any]:
-        start = 1
-        while True:
-            batch = self.recorder.select_notifications(start, page, topics=topics)
-            yield from batch
-            if len(batch) < page:
-                return
-            start = batch[-1].id + 1
 
 
 def _expect_version(vm: VirtualMachine, expected_version: int | None) -> None:
     if expected_version is not None and vm.version != expected_version:
         raise VersionMismatch(vm.name, expected_version, vm.version)
-
-
-def trn_prefix(pattern: str | None) -> str | None:
-    """The literal beginning every TRN matching ``pattern`` starts with (None: any).
-
-    >>> trn_prefix("trn:vm:*"), trn_prefix("trn:user:alice"), trn_prefix("trn:*:x")
-    ('trn:vm:', 'trn:user:alice', 'trn:')
-    """
-    if pattern is None:
-        return None
-    parts = pattern.split(":")
-    for index, part in enumerate(parts):
-        if part in ("*", "**"):
-            return ":".join(parts[:index]) + ":"
-    return pattern
 
 
 def _selected(rows: list[VmSummary], include_deleted: bool) -> list[VmSummary]:

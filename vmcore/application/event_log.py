@@ -6,7 +6,7 @@ order, so a reader that remembers the last position it saw can resume exactly th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from attrs import frozen
@@ -67,14 +67,31 @@ def query_log(application: Any, query: EventQuery, *, after: int = 0,
     topics = query.stored_topics()
     if query.topic is not None and not topics:
         return found, None
-    position = after
+    for notification in matching_notifications(application, query, topics, after=after):
+        item = logged_event(application, notification)
+        if item is not None and query.matches(item.event):
+            found.append(item)
+            if len(found) == limit:
+                return found, item.position
+    return found, None
+
+
+def matching_notifications(application: Any, query: EventQuery, topics: Sequence[str], *,
+                           after: int = 0, page: int = DEFAULT_PAGE) -> Iterator[Any]:
+    """The notifications after ``after`` that may match ``query``, in commit order, read a
+    page at a time: through the store's indexes where it has them (``query_notifications``:
+    the file store, PostgreSQL), else with its topic filter only. Callers check each event
+    with ``query.matches``."""
+    recorder = application.recorder
+    indexed = getattr(recorder, "query_notifications", None)
+    criteria = query.index_criteria()
+    start = after + 1
     while True:
-        page = read_log(application, position, topics=topics)
-        for item in page.events:
-            if query.matches(item.event):
-                found.append(item)
-                if len(found) == limit:
-                    return found, item.position
-        position = page.last_position
-        if page.exhausted:
-            return found, None
+        if indexed is None:
+            batch = recorder.select_notifications(start, page, topics=list(topics))
+        else:
+            batch = indexed(start=start, limit=page, topics=topics, **criteria)
+        yield from batch
+        if len(batch) < page:
+            return
+        start = batch[-1].id + 1

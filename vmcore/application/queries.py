@@ -1,10 +1,12 @@
-"""Queries across VMs: events by bus-topic pattern, time range, correlation id and TRN."""
+"""Queries across VMs: events by bus-topic pattern, VM, time range, correlation id and TRN."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
 from fnmatch import fnmatchcase
+from typing import Any
+from uuid import UUID
 
 from attrs import frozen
 from eventsourcing.utils import get_topic
@@ -17,11 +19,13 @@ from vmcore.domain.trn import Trn
 class EventQuery:
     """What to select. Every given criterion must match; ``None`` means any.
 
-    ``topic`` is a bus-topic pattern (``vm.started``, ``vm.*``, ``*``); ``trn`` matches the
-    actor, source or target TRN of the event (``trn:user:alice``, ``trn:vm:*``).
+    ``topic`` is a bus-topic pattern (``vm.started``, ``vm.*``, ``*``); ``vm_id`` selects
+    one VM's events; ``trn`` matches the actor, source or target TRN of the event
+    (``trn:user:alice``, ``trn:vm:*``).
     """
 
     topic: str | None = None
+    vm_id: UUID | None = None
     since: datetime | None = None
     until: datetime | None = None
     correlation_id: str | None = None
@@ -35,8 +39,17 @@ class EventQuery:
             return []
         return [get_topic(cls) for cls in EVENT_CLASSES if fnmatchcase(cls.bus_topic, self.topic)]
 
+    def index_criteria(self) -> dict[str, Any]:
+        """The criteria a store with indexed queries (``query_notifications``) selects by;
+        the TRN pattern as its literal prefix (each event is still checked by
+        :meth:`matches`)."""
+        return {"originator_id": self.vm_id, "since": self.since, "until": self.until,
+                "correlation_id": self.correlation_id, "trn_prefix": trn_prefix(self.trn)}
+
     def matches(self, event: VmEvent) -> bool:
         if self.topic is not None and not fnmatchcase(event.bus_topic, self.topic):
+            return False
+        if self.vm_id is not None and event.originator_id != self.vm_id:
             return False
         if self.since is not None and event.timestamp < self.since:
             return False
@@ -58,3 +71,18 @@ class EventQuery:
                 if self.limit is not None and len(selected) >= self.limit:
                     break
         return selected
+
+
+def trn_prefix(pattern: str | None) -> str | None:
+    """The literal beginning every TRN matching ``pattern`` starts with (None: any).
+
+    >>> trn_prefix("trn:vm:*"), trn_prefix("trn:user:alice"), trn_prefix("trn:*:x")
+    ('trn:vm:', 'trn:user:alice', 'trn:')
+    """
+    if pattern is None:
+        return None
+    parts = pattern.split(":")
+    for index, part in enumerate(parts):
+        if part in ("*", "**"):
+            return ":".join(parts[:index]) + ":"
+    return pattern

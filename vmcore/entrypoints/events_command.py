@@ -1,4 +1,4 @@
-"""``vmcore events``: query the events of every VM, by topic, time, correlation or TRN."""
+"""``vmcore events``: query the events of every VM, by topic, VM, time, correlation or TRN."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ examples:
   vmcore events --topic 'vm.*' --limit 20
   vmcore events --topic vm.started --since 2026-01-01T00:00Z
   vmcore events --trn trn:user:alice --json
+  vmcore events --vm web-1 --topic 'vm.device_*'
 """
 
 
@@ -25,6 +26,7 @@ def add_events_command(commands: Any) -> None:
     events.add_argument("--topic", metavar="PATTERN",
                         help="bus topic or pattern, e.g. vm.* or vm.started"
                         " (default: every topic)")
+    events.add_argument("--vm", metavar="VM", help="only this VM's events (name or id)")
     events.add_argument("--since", type=timestamp, metavar="TIME",
                         help="ISO time with a zone, e.g. 2026-01-01T00:00Z")
     events.add_argument("--until", type=timestamp, metavar="TIME", help="ISO time with a zone")
@@ -46,9 +48,11 @@ def run_events_command(args: argparse.Namespace, session: CliSession) -> int:
 
     if args.trn is not None and not args.trn.startswith("trn:"):
         raise ConfigurationError(f"--trn must look like trn:<kind>:<name>, got {args.trn!r}")
-    query = EventQuery(topic=args.topic, since=args.since, until=args.until,
-                       correlation_id=args.correlation, trn=args.trn, limit=args.limit)
-    events = session.control_plane().query_events(query)
+    cp = session.control_plane()
+    query = EventQuery(topic=args.topic, vm_id=None if args.vm is None else cp.resolve(args.vm),
+                       since=args.since, until=args.until, correlation_id=args.correlation,
+                       trn=args.trn, limit=args.limit)
+    events = cp.query_events(query)
     write_events([event_record(event) for event in events], session)
     return 0
 

@@ -113,7 +113,7 @@ def _events(remote: Remote, args: argparse.Namespace, out: TextIO) -> None:
     params: dict[str, Any] = {key: value for key, value in (
         ("topic", args.topic), ("since", args.since and args.since.isoformat()),
         ("until", args.until and args.until.isoformat()), ("correlation", args.correlation),
-        ("trn", args.trn)) if value}
+        ("trn", args.trn), ("vm", args.vm)) if value}
     records: list[dict[str, Any]] = []
     after = 0
     while args.limit is None or len(records) < args.limit:

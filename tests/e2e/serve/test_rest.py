@@ -118,6 +118,13 @@ def test_events_are_filtered_and_paged_by_position(client: httpx.Client) -> None
     assert sorted(set(ids)) == ids
     everything = client.get("/v1/events", params={"trn": f"trn:vm:{vm['name']}"}).json()
     assert 5 == len(everything["events"])
+    other = create(client)
+    for ref in (vm["name"], vm["id"]):  # by VM, named or by id: its events only, in order
+        by_vm = client.get("/v1/events", params={"vm": ref, "topic": "vm.*"}).json()
+        assert [1, 2, 3, 4, 5] == [event["version"] for event in by_vm["events"]]
+        assert {vm["id"]} == {event["vm_id"] for event in by_vm["events"]}
+    assert [1] == [e["version"] for e in client.get(
+        "/v1/events", params={"vm": other["name"]}).json()["events"]]
 
 
 @pytest.mark.parametrize(("body", "status", "word"), [
@@ -181,6 +188,7 @@ def test_bad_query_parameters(client: httpx.Client) -> None:
     assert_problem(client.get("/v1/events", params={"limit": 0}), 400, "limit")
     assert_problem(client.get("/v1/events", params={"since": "yesterday"}), 400, "since")
     assert_problem(client.get("/v1/events", params={"trn": "alice"}), 400, "trn")
+    assert_problem(client.get("/v1/events", params={"vm": "no-such-vm"}), 404, "no-such-vm")
     assert_problem(client.delete("/v1/vms"), 405)
 
 

@@ -1,10 +1,12 @@
-"""``GET /v1/events``: events of every VM, filtered and paged by notification-log position."""
+"""``GET /v1/events``: events of every VM, filtered (topic, vm, time, correlation, TRN) and
+paged by notification-log position."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from attrs import evolve
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -54,8 +56,11 @@ async def list_events(request: Request) -> Response:
     query = event_query(request)
     after = int_param(request, "after", default=0) or 0
     limit = int_param(request, "limit", minimum=1, maximum=MAX_PAGE, default=100) or 100
-    found, following = await run_in_threadpool(
-        query_log, control_plane(request), query, after=after, limit=limit)
+    cp = control_plane(request)
+    vm = request.query_params.get("vm")
+    if vm is not None:  # a name or id; an unknown one is a 404 like /v1/vms/{vm}
+        query = evolve(query, vm_id=await run_in_threadpool(cp.resolve, vm))
+    found, following = await run_in_threadpool(query_log, cp, query, after=after, limit=limit)
     return json_response({"events": [positioned_record(item) for item in found],
                           "next": following})
 

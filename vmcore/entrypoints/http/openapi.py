@@ -85,6 +85,7 @@ def document() -> dict[str, Any]:
             "events of every VM, paged by log position",
             {"200": "{events: [...], next: position or null}", "400": "bad parameter"} | errors,
             parameters=[_param("topic", "query", "bus-topic pattern"),
+                        _param("vm", "query", "one VM's events (name or id)"),
                         _param("trn", "query", "actor/source/target TRN pattern"),
                         _param("since", "query", "ISO time"), _param("until", "query", "ISO time"),
                         _param("correlation", "query", "correlation id"),
