@@ -8,8 +8,9 @@
   tiered execution manager.
 """
 
-import importlib
 from typing import TYPE_CHECKING
+
+from vmcore.domain.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from vmcore_domain_services.lifecycle import LifecycleStatistics
@@ -69,13 +70,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -2,8 +2,9 @@
 transcoder and store copy. Each store is an eventsourcing persistence module
 (``PERSISTENCE_MODULE=vmcore_event_store.file`` / ``vmcore_event_store.postgres``)."""
 
-import importlib
 from typing import TYPE_CHECKING
+
+from vmcore.domain.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from vmcore_event_store.copy import (
@@ -45,13 +46,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -6,8 +6,9 @@ Names load on first use (PEP 562), so importing a submodule (``vmcore.applicatio
 ``vmcore.application.fleet_view``) does not import the ControlPlane and the domain with it.
 """
 
-import importlib
 from typing import TYPE_CHECKING
+
+from vmcore.domain.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from vmcore.application.control_plane import DEFAULT_SNAPSHOT_INTERVAL, ControlPlane
@@ -38,13 +39,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -1,8 +1,9 @@
 """The unified event bus: sync/async/batch/adaptive delivery, priorities, filter chains,
 retry with backoff, dead letters, metrics, version migration and durable subscriptions."""
 
-import importlib
 from typing import TYPE_CHECKING
+
+from vmcore.domain.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from vmcore.bus.async_api import EventBus, Priority
@@ -75,13 +76,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [

@@ -1,7 +1,8 @@
 """The MMU: paging modes as data, RISC-V and x86-64 walkers, a set-associative TLB."""
 
-import importlib
 from typing import TYPE_CHECKING
+
+from vmcore.domain.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from vmcore_domain_services.mmu.access import (
@@ -119,10 +120,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY)
