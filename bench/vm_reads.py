@@ -12,9 +12,9 @@ Each store is filled once through the ControlPlane (real VM events, snapshots ev
   command as a process (CPU ms, user + system). Goal (issue 11): <= 1.0x SQLite;
 - ``vm list`` over V VMs (default 10,000; ``--quick`` 200): ``list_vms()`` of a fresh
   ControlPlane (in-process, ms; the fleet view, saved once by the fill). Goal: <= 50 ms;
-  in-process figures are medians of 5 fresh ControlPlanes, process figures of 5 spawns;
+  in-process figures are medians of 11 fresh ControlPlanes, process figures of 11 spawns;
 - ``vmcore vm list`` on the V-VM file store against ``vmcore vm list`` on a 3-VM file store
-  (its start-up), CPU and wall of a process, medians of 5 alternating spawns. Goal (issue 11):
+  (its start-up), CPU and wall of a process, medians of 11 alternating spawns. Goal (issue 11):
   within 1.3x.
 """
 
@@ -32,14 +32,13 @@ from functools import partial
 from pathlib import Path
 
 from bench._report import Row, load_average, print_ratio_summary, print_run
-from bench.startup import timed
+from bench.startup import cached_bytecode_env, timed
 from vmcore.application import ControlPlane
 from vmcore.composition import StoreSpec
 from vmcore.domain import VmConfig
 
-ROOT = Path(__file__).resolve().parents[1]
 KINDS = ("file", "sqlite")
-SPAWNS = 5
+SPAWNS = 11
 
 
 def _spec(kind: str, root: str, name: str) -> StoreSpec:
@@ -87,13 +86,20 @@ def in_process_ms(spec: StoreSpec, read: Callable[[ControlPlane], object], *,
     return statistics.median(samples)
 
 
-def command_cpu_ms(spec: StoreSpec, *args: str) -> tuple[float, float]:
-    """Median (wall ms, CPU ms) of ``vmcore --store SPEC ARGS`` over a few spawns."""
-    command = [sys.executable, "-m", "vmcore", "--store", str(spec), *args]
-    env = os.environ | {"PYTHONPATH": str(ROOT)}
-    samples = [timed(command, env) for _ in range(SPAWNS)]
-    return (1000 * statistics.median(s[0] for s in samples),
-            1000 * statistics.median(s[1] for s in samples))
+def commands_ms(commands: dict[str, list[str]], pycache: Path) -> dict[str, tuple[float, float]]:
+    """Median (wall ms, CPU ms) of each ``vmcore`` command over SPAWNS spawns, the commands
+    alternating so that a change of load hits them alike, with bytecode cached as on a
+    user's machine (one unmeasured round fills the cache)."""
+    env = cached_bytecode_env(pycache)
+    samples: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
+    for spawn in range(SPAWNS + 1):
+        for name, args in commands.items():
+            result = timed([sys.executable, "-m", "vmcore", *args], env)
+            if spawn:
+                samples[name].append(result)
+    return {name: (1000 * statistics.median(s[0] for s in got),
+                   1000 * statistics.median(s[1] for s in got))
+            for name, got in samples.items()}
 
 
 def _show(cp: ControlPlane, vm_id: str) -> object:
@@ -106,24 +112,24 @@ def one_run(root: str, long_vm: dict[str, str], vms: int) -> list[Row]:
     fleets = {kind: _spec(kind, root, "fleet") for kind in KINDS}
     shown = {kind: in_process_ms(spec, partial(_show, vm_id=long_vm[kind]), with_open=True)
              for kind, spec in longs.items()}
-    shown_cli = {kind: command_cpu_ms(spec, "vm", "show", long_vm[kind], "--json")[1]
-                 for kind, spec in longs.items()}
     listed = {kind: in_process_ms(spec, lambda cp: cp.list_vms(), with_open=False)
               for kind, spec in fleets.items()}
-    small = _spec("file", root, "small")
-    big_wall, big_cpu = command_cpu_ms(fleets["file"], "vm", "list")
-    small_wall, small_cpu = command_cpu_ms(small, "vm", "list")
-    big_wall_2, big_cpu_2 = command_cpu_ms(fleets["file"], "vm", "list")  # alternate
-    small_wall_2, small_cpu_2 = command_cpu_ms(small, "vm", "list")
+    spawned = commands_ms({
+        **{f"show {kind}": ["--store", str(spec), "vm", "show", long_vm[kind], "--json"]
+           for kind, spec in longs.items()},
+        "list big": ["--store", str(fleets["file"]), "vm", "list"],
+        "list small": ["--store", str(_spec("file", root, "small")), "vm", "list"],
+    }, Path(root) / "pycache")
     return [
         ("vm show: open + get_vm, in-process ms (file / SQLite)", shown["file"], shown["sqlite"]),
-        ("vmcore vm show, CPU ms (file / SQLite)", shown_cli["file"], shown_cli["sqlite"]),
+        ("vmcore vm show, CPU ms (file / SQLite)", spawned["show file"][1],
+         spawned["show sqlite"][1]),
         (f"vm list over {vms:,} VMs: list_vms(), ms (file / SQLite)", listed["file"],
          listed["sqlite"]),
-        (f"vmcore vm list, CPU ms ({vms:,} VMs / 3 VMs)", (big_cpu + big_cpu_2) / 2,
-         (small_cpu + small_cpu_2) / 2),
-        (f"vmcore vm list, wall ms ({vms:,} VMs / 3 VMs)", (big_wall + big_wall_2) / 2,
-         (small_wall + small_wall_2) / 2),
+        (f"vmcore vm list, CPU ms ({vms:,} VMs / 3 VMs)", spawned["list big"][1],
+         spawned["list small"][1]),
+        (f"vmcore vm list, wall ms ({vms:,} VMs / 3 VMs)", spawned["list big"][0],
+         spawned["list small"][0]),
     ]
 
 
